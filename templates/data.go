@@ -1,0 +1,108 @@
+// Package templates renders portenv's Go text/templates: the --set values,
+// --template files and the built-in output formats, over a data model of the
+// container and its published ports.
+package templates
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/portenv/portenv/discover"
+)
+
+// Data is what a template sees as ".".
+type Data struct {
+	Container Container
+	// Ports holds every published binding: .Port, .Proto, .HostIP, .HostPort.
+	Ports []discover.Binding
+	Host  *Host
+	Swarm *Swarm
+	// Vars holds the variables portenv sets, by name.
+	Vars map[string]string
+}
+
+// Container is .Container.
+type Container struct {
+	ID, Name, Hostname, Image string
+	Labels                    map[string]string
+}
+
+// EngineInfo fetches the engine host's name and Swarm node address. It is
+// called at most once, and only when a template asks for either.
+type EngineInfo func() (name, nodeAddr string, err error)
+
+type lazyInfo struct {
+	once           sync.Once
+	fetch          EngineInfo
+	name, nodeAddr string
+	err            error
+}
+
+func (l *lazyInfo) get() (string, string, error) {
+	l.once.Do(func() {
+		if l.fetch == nil {
+			l.err = errors.New("the engine's host information is not available")
+			return
+		}
+		l.name, l.nodeAddr, l.err = l.fetch()
+	})
+	return l.name, l.nodeAddr, l.err
+}
+
+// Host is .Host.
+type Host struct{ info *lazyInfo }
+
+// Name is the engine host's name, asked of the engine (GET /info) on first
+// use only.
+func (h *Host) Name() (string, error) {
+	name, _, err := h.info.get()
+	return name, err
+}
+
+// Swarm is .Swarm: the Swarm task this container runs, if any.
+type Swarm struct {
+	task *discover.SwarmTask
+	info *lazyInfo
+}
+
+var errNotTask = errors.New("this container is not a Swarm task, so .Swarm has no value")
+
+// Service is the Swarm service's name.
+func (s *Swarm) Service() (string, error) {
+	if s.task == nil {
+		return "", errNotTask
+	}
+	return s.task.ServiceName, nil
+}
+
+// Slot is the task's slot in a replicated service ("1", "2", ...).
+func (s *Swarm) Slot() (string, error) {
+	if s.task == nil {
+		return "", errNotTask
+	}
+	if s.task.Slot == 0 {
+		return "", errors.New("this Swarm task has no slot (the service is global)")
+	}
+	return strconv.Itoa(s.task.Slot), nil
+}
+
+// NodeAddr is the address of the Swarm node the task runs on.
+func (s *Swarm) NodeAddr() (string, error) {
+	if s.task == nil {
+		return "", errNotTask
+	}
+	_, addr, err := s.info.get()
+	return addr, err
+}
+
+// NewData builds the template data of container c.
+func NewData(c *discover.Container, info EngineInfo) *Data {
+	li := &lazyInfo{fetch: info}
+	return &Data{
+		Container: Container{ID: c.ID, Name: c.Name, Hostname: c.Hostname, Image: c.Image, Labels: c.Labels},
+		Ports:     c.Ports,
+		Host:      &Host{info: li},
+		Swarm:     &Swarm{task: c.Swarm, info: li},
+	}
+}

@@ -1,0 +1,107 @@
+// Package vars decides the environment variables portenv sets: the
+// automatic HOST_PORT_* and HOST_IP_* of every published port, and the
+// user's --port and --set rules.
+package vars
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/portenv/portenv/discover"
+	"github.com/portenv/portenv/templates"
+)
+
+// Rule is one --port or --set: Name gets the host port of container port
+// Port ("9092", "53/udp") when IsPort, or else Template rendered.
+type Rule struct {
+	Name     string
+	IsPort   bool
+	Port     string
+	Template string
+	// Source says where the rule came from ("--port", "PORTENV_PORTS",
+	// "PORTENV_SET_X"), for messages.
+	Source string
+}
+
+// Config is what shapes the variables.
+type Config struct {
+	Prefix string // of the automatic variables, "HOST_" by default
+	NoAuto bool
+	Force  bool   // overwrite variables already set and non-empty
+	HostIP string // reported for bindings on every address
+	Rules  []Rule
+}
+
+// Result is the outcome of Build.
+type Result struct {
+	// Set holds the variables to set, by name.
+	Set map[string]string
+	// Kept lists, sorted, the variables left as they were because they are
+	// already set and non-empty.
+	Kept []string
+}
+
+// Build computes the variables for container c. lookupEnv reads portenv's
+// own environment; logf receives notes a user may want to know of.
+func Build(c *discover.Container, cfg Config, r *templates.Renderer, lookupEnv func(string) (string, bool), logf func(string, ...any)) (Result, error) {
+	set := map[string]string{}
+	if !cfg.NoAuto {
+		for _, key := range c.PublishedKeys() {
+			port, proto, _ := discover.ParsePort(key)
+			b, other, _ := c.Lookup(port, proto)
+			if other != nil {
+				logf("port %s is published on host port %d (%s) and on %d (%s); using %d", key, b.HostPort, b.HostIP, other.HostPort, other.HostIP, b.HostPort)
+			}
+			suffix := strconv.Itoa(port)
+			if proto != "tcp" {
+				suffix += "_" + strings.ToUpper(proto)
+			}
+			set[cfg.Prefix+"PORT_"+suffix] = strconv.Itoa(b.HostPort)
+			if !b.Wildcard() || cfg.HostIP != "" {
+				set[cfg.Prefix+"IP_"+suffix] = templates.HostIP(b, cfg.HostIP)
+			}
+		}
+	}
+	for _, rule := range cfg.Rules {
+		var v string
+		var err error
+		if rule.IsPort {
+			v, err = portValue(c, rule, logf)
+		} else {
+			v, err = r.Value(rule.Name, rule.Template)
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		set[rule.Name] = v
+	}
+	var res Result
+	for name := range set {
+		if old, ok := lookupEnv(name); ok && old != "" && !cfg.Force {
+			res.Kept = append(res.Kept, name)
+			delete(set, name)
+		}
+	}
+	slicesSort(res.Kept)
+	for _, name := range res.Kept {
+		logf("%s is already set; leaving it as it is (--force overwrites it)", name)
+	}
+	res.Set = set
+	return res, nil
+}
+
+func portValue(c *discover.Container, rule Rule, logf func(string, ...any)) (string, error) {
+	port, proto, ok := discover.ParsePort(rule.Port)
+	if !ok {
+		return "", fmt.Errorf("%s %s=%s: %q is not a container port; write it as 9092 or 53/udp", rule.Source, rule.Name, rule.Port, rule.Port)
+	}
+	b, other, err := c.Lookup(port, proto)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", rule.Source, rule.Name, err)
+	}
+	if other != nil {
+		logf("port %s is published on host port %d (%s) and on %d (%s); %s gets %d", b.Key(), b.HostPort, b.HostIP, other.HostPort, other.HostIP, rule.Name, b.HostPort)
+	}
+	return strconv.Itoa(b.HostPort), nil
+}
