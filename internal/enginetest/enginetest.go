@@ -1,0 +1,276 @@
+// Package enginetest runs portenv's end-to-end tests against a real Docker
+// Engine: it builds the static binary, packs it with a static busybox into
+// an image made without any registry, and starts containers from it.
+package enginetest
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Image is the tag of the test image: busybox at /bin (sh, env, cat, ...)
+// and portenv at /usr/local/bin/portenv.
+const Image = "portenv-test:e2e"
+
+// Busybox is the static busybox the image is made from (Debian's
+// busybox-static).
+var Busybox = "/bin/busybox"
+
+// Require skips the test when no engine answers, loudly; with
+// PORTENV_E2E=1 (as CI sets) it fails instead.
+func Require(t testing.TB) {
+	t.Helper()
+	if err := ping(); err != nil {
+		if os.Getenv("PORTENV_E2E") == "1" {
+			t.Fatalf("PORTENV_E2E=1 but no Docker engine answers: %v", err)
+		}
+		t.Skipf("SKIPPING ENGINE TEST: no Docker engine answers (%v); set PORTENV_E2E=1 to make this a failure", err)
+	}
+}
+
+var pingOnce sync.Once
+var pingErr error
+
+func ping() error {
+	pingOnce.Do(func() {
+		out, err := exec.Command("docker", "version", "--format", "{{.Server.APIVersion}}").CombinedOutput()
+		if err != nil {
+			pingErr = fmt.Errorf("docker version: %v: %s", err, strings.TrimSpace(string(out)))
+		}
+	})
+	return pingErr
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds portenv statically, once per test process, and returns its
+// path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "portenv-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "portenv")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binPath, "./cmd/portenv")
+		cmd.Dir = RepoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// RepoRoot is the directory of portenv's go.mod.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+var (
+	imageOnce sync.Once
+	imageErr  error
+)
+
+// BuildImage makes Image with docker import, once per test process.
+func BuildImage(t testing.TB) string {
+	t.Helper()
+	Require(t)
+	bin := Binary(t)
+	imageOnce.Do(func() { imageErr = importImage(Image, bin, nil) })
+	if imageErr != nil {
+		t.Fatal(imageErr)
+	}
+	return Image
+}
+
+// ImportImage makes an image named tag holding busybox, portenv and the
+// extra files (path in the image to content).
+func ImportImage(t testing.TB, tag string, extra map[string][]byte) {
+	t.Helper()
+	if err := importImage(tag, Binary(t), extra); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+}
+
+func importImage(tag, bin string, extra map[string][]byte) error {
+	bb, err := os.ReadFile(Busybox)
+	if err != nil {
+		return fmt.Errorf("the test image needs a static busybox at %s (apt-get install busybox-static): %v", Busybox, err)
+	}
+	pe, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := []string{"bin", "usr", "usr/local", "usr/local/bin", "etc", "tmp", "var", "var/run", "run"}
+	for _, d := range dirs {
+		mode := int64(0o755)
+		if d == "tmp" {
+			mode = 0o1777
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: mode}); err != nil {
+			return err
+		}
+	}
+	file := func(name string, mode int64, data []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	if err := file("bin/busybox", 0o755, bb); err != nil {
+		return err
+	}
+	if err := file("usr/local/bin/portenv", 0o755, pe); err != nil {
+		return err
+	}
+	if err := file("etc/passwd", 0o644, []byte("root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")); err != nil {
+		return err
+	}
+	if err := file("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n")); err != nil {
+		return err
+	}
+	for name, data := range extra {
+		if err := file(strings.TrimPrefix(name, "/"), 0o755, data); err != nil {
+			return err
+		}
+	}
+	for _, applet := range []string{"sh", "env", "cat", "echo", "sleep", "id", "ls", "true", "false", "grep", "sort", "test", "printf"} {
+		if err := tw.WriteHeader(&tar.Header{Name: "bin/" + applet, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	cmd := exec.Command("docker", "import", "--change", "ENV PATH=/usr/local/bin:/bin", "-", tag)
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("docker import: %v: %s", err, out)
+	}
+	return nil
+}
+
+// Docker runs the docker CLI and returns its stdout, failing the test on
+// error.
+func Docker(t testing.TB, args ...string) string {
+	t.Helper()
+	out, errOut, err := DockerResult(args...)
+	if err != nil {
+		t.Fatalf("docker %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
+// DockerResult runs the docker CLI and returns what it printed and its
+// error, for tests that expect a failure.
+func DockerResult(args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// Name returns a container name unique to this test, and removes that
+// container when the test ends.
+func Name(t testing.TB, suffix string) string {
+	t.Helper()
+	name := fmt.Sprintf("portenv-e2e-%s-%d", suffix, time.Now().UnixNano()%1e9)
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", "-v", name).Run() })
+	return name
+}
+
+// Run starts a container with the socket mounted and waits for it to end,
+// returning its stdout, stderr and exit code. The container is kept until
+// the test ends so that its bindings can be compared.
+func Run(t testing.TB, name string, dockerArgs []string, command ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	args := append([]string{"run", "--name", name, "-v", "/var/run/docker.sock:/var/run/docker.sock"}, dockerArgs...)
+	args = append(args, BuildImage(t))
+	args = append(args, command...)
+	stdout, stderr, err := DockerResult(args...)
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return stdout, stderr, ee.ExitCode()
+		}
+		t.Fatalf("docker run: %v", err)
+	}
+	return stdout, stderr, 0
+}
+
+// Start starts a container in the background with the socket mounted.
+func Start(t testing.TB, name string, dockerArgs []string, command ...string) {
+	t.Helper()
+	args := append([]string{"run", "-d", "--name", name, "-v", "/var/run/docker.sock:/var/run/docker.sock"}, dockerArgs...)
+	args = append(args, BuildImage(t))
+	Docker(t, append(args, command...)...)
+}
+
+// Marker is the line a test's container prints when it has printed all it
+// will; it then stays up so that its bindings can be read.
+const Marker = "--end--"
+
+// Output waits until the container has printed Marker on stdout, and
+// returns what it printed before it, on stdout and stderr.
+func Output(t testing.TB, name string) (stdout, stderr string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, errOut, err := DockerResult("logs", name)
+		if err != nil {
+			t.Fatalf("docker logs %s: %v: %s", name, err, errOut)
+		}
+		if before, _, ok := strings.Cut(out, Marker+"\n"); ok {
+			return before, errOut
+		}
+		state, _, _ := DockerResult("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name)
+		if strings.HasPrefix(state, "exited") || time.Now().After(deadline) {
+			t.Fatalf("container %s (%s) did not print %q\nstdout: %s\nstderr: %s", name, strings.TrimSpace(state), Marker, out, errOut)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// HostPort returns the host port the engine bound for container port
+// ("9092/tcp") of container name on an IPv4 address, as docker inspect
+// reports it.
+func HostPort(t testing.TB, name, port string) string {
+	t.Helper()
+	out := Docker(t, "inspect", "-f", `{{range (index .NetworkSettings.Ports "`+port+`")}}{{.HostIp}} {{.HostPort}}{{"\n"}}{{end}}`, name)
+	for _, line := range strings.Split(out, "\n") {
+		ip, hp, _ := strings.Cut(line, " ")
+		if !strings.Contains(ip, ":") && hp != "" {
+			return hp
+		}
+	}
+	t.Fatalf("container %s has no IPv4 binding for %s: %q", name, port, out)
+	return ""
+}
+
