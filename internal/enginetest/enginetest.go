@@ -273,4 +273,3 @@ func HostPort(t testing.TB, name, port string) string {
 	t.Fatalf("container %s has no IPv4 binding for %s: %q", name, port, out)
 	return ""
 }
-
