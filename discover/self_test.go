@@ -1,0 +1,212 @@
+package discover
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeEngine answers /_ping and /containers/{ref}/json from a table, over
+// a unix socket, and records the requests. It stands in for the engine in
+// tests of error paths and of the order of methods; the engine tests prove
+// the real thing.
+type fakeEngine struct {
+	mu         sync.Mutex
+	containers map[string]func() map[string]any // by id or name
+	requests   []string
+}
+
+var versioned = regexp.MustCompile(`^/v[0-9.]+`)
+
+func (f *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := versioned.ReplaceAllString(r.URL.Path, "")
+	f.mu.Lock()
+	f.requests = append(f.requests, r.Method+" "+path)
+	f.mu.Unlock()
+	w.Header().Set("Api-Version", "1.41")
+	if path == "/_ping" {
+		w.Write([]byte("OK"))
+		return
+	}
+	ref, ok := strings.CutPrefix(path, "/containers/")
+	ref, ok2 := strings.CutSuffix(ref, "/json")
+	f.mu.Lock()
+	c := f.containers[ref]
+	f.mu.Unlock()
+	if !ok || !ok2 || c == nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"message":"No such container: ` + ref + `"}`))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(c())
+}
+
+func startFake(t *testing.T, f *fakeEngine) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: f}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	t.Setenv("DOCKER_API_VERSION", "")
+	t.Setenv("DOCKER_TLS_VERIFY", "")
+}
+
+func inspectJSON(id, name, hostname string, ports map[string][]map[string]string) func() map[string]any {
+	return func() map[string]any {
+		return map[string]any{
+			"Id": id, "Name": "/" + name,
+			"State":           map[string]any{"Running": true},
+			"Config":          map[string]any{"Hostname": hostname, "Image": "img", "Env": []string{"SECRET=x"}},
+			"HostConfig":      map[string]any{"NetworkMode": "bridge"},
+			"NetworkSettings": map[string]any{"Ports": ports},
+		}
+	}
+}
+
+func TestSelfMethodOrder(t *testing.T) {
+	ports := map[string][]map[string]string{"9092/tcp": {{"HostIp": "0.0.0.0", "HostPort": "32769"}, {"HostIp": "::", "HostPort": "32769"}}}
+	for _, tc := range []struct {
+		fixture    string
+		known      map[string]string // ref -> hostname of the container the engine knows
+		hostname   string
+		wantMethod string
+		wantID     string
+		wantTried  []string
+	}{
+		{"podman", map[string]string{idP: "kafka-1"}, "kafka-1", "mountinfo", idP,
+			[]string{"mountinfo"}},
+		{"kubernetes-sandbox", map[string]string{idK: "pod"}, "pod", "cgroup", idK,
+			[]string{"mountinfo: no container id in /proc/self/mountinfo", "cgroup"}},
+		// Docker in Docker: the ids in /proc belong to the outer engine.
+		{"docker-cgroup-v1", map[string]string{"inner": "inner"}, "inner", "hostname", "inner" + strings.Repeat("0", 59),
+			[]string{
+				"mountinfo: id 86788f7eddd0 from /proc/self/mountinfo is not a container of this engine",
+				"cgroup: id 86788f7eddd0 from /proc/self/cgroup is not a container of this engine",
+				"containerenv: cannot read /run/.containerenv: open testdata/docker-cgroup-v1/run/.containerenv: no such file or directory",
+				"hostname"}},
+	} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			f := &fakeEngine{containers: map[string]func() map[string]any{}}
+			for ref, host := range tc.known {
+				id := ref
+				if len(id) != 64 {
+					id = ref + strings.Repeat("0", 64-len(ref))
+				}
+				f.containers[ref] = inspectJSON(id, "c-"+host, host, ports)
+			}
+			startFake(t, f)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			e, err := Connect(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, tried, err := e.Self(ctx, SelfOptions{Root: filepath.Join("testdata", tc.fixture), Hostname: func() (string, error) { return tc.hostname, nil }})
+			if err != nil {
+				t.Fatalf("Self: %v (tried %v)", err, tried)
+			}
+			if c.ID != tc.wantID {
+				t.Errorf("ID %s, want %s", c.ID, tc.wantID)
+			}
+			if last := tried[len(tried)-1]; last.Method != tc.wantMethod || !last.OK {
+				t.Errorf("found by %+v, want %s", last, tc.wantMethod)
+			}
+			if len(tried) != len(tc.wantTried) {
+				t.Fatalf("tried %v, want %d attempts", tried, len(tc.wantTried))
+			}
+			for i, w := range tc.wantTried[:len(tried)-1] {
+				if got := tried[i].Method + ": " + tried[i].Result; got != w {
+					t.Errorf("attempt %d: %q, want %q", i, got, w)
+				}
+			}
+			if want := []Binding{{9092, "tcp", "0.0.0.0", 32769}, {9092, "tcp", "::", 32769}}; len(c.Ports) != 2 || c.Ports[0] != want[0] || c.Ports[1] != want[1] {
+				t.Errorf("ports %+v, want %+v", c.Ports, want)
+			}
+		})
+	}
+}
+
+func TestSelfNotIdentified(t *testing.T) {
+	f := &fakeEngine{containers: map[string]func() map[string]any{
+		"web": inspectJSON(idB, "web", "other", nil),
+	}}
+	startFake(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = e.Self(ctx, SelfOptions{Root: "testdata/docker-systemd-driver", Hostname: func() (string, error) { return "web", nil }})
+	var ni *NotIdentifiedError
+	if !errors.As(err, &ni) {
+		t.Fatalf("got %v, want NotIdentifiedError", err)
+	}
+	want := `cannot tell which container this is (mountinfo: no container id in /proc/self/mountinfo; ` +
+		`cgroup: id 5e2a0c2b6f1d from /proc/self/cgroup is not a container of this engine; ` +
+		`containerenv: cannot read /run/.containerenv: open testdata/docker-systemd-driver/run/.containerenv: no such file or directory; ` +
+		`hostname: container web matches "web" but its hostname is "other", so it is not this one); ` +
+		`is portenv running in a container of this engine? Otherwise pass --container NAME`
+	if err.Error() != want {
+		t.Errorf("\n got %s\nwant %s", err, want)
+	}
+}
+
+// A port in HostConfig.PortBindings that the engine has not bound yet is
+// waited for.
+func TestInspectWaitsForBindings(t *testing.T) {
+	var calls int
+	var mu sync.Mutex
+	f := &fakeEngine{containers: map[string]func() map[string]any{
+		"late": func() map[string]any {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			c := inspectJSON(idA, "late", "late", nil)()
+			c["HostConfig"] = map[string]any{"PortBindings": map[string]any{"9092/tcp": []map[string]string{{"HostPort": ""}}}}
+			if calls >= 3 {
+				c["NetworkSettings"] = map[string]any{"Ports": map[string]any{"9092/tcp": []map[string]string{{"HostIp": "0.0.0.0", "HostPort": "40000"}}}}
+			}
+			return c
+		},
+	}}
+	startFake(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.Inspect(ctx, "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 3 || len(c.Ports) != 1 || c.Ports[0].HostPort != 40000 {
+		t.Errorf("after %d inspections got %+v; want port 40000 on the third", calls, c.Ports)
+	}
+
+	// Never bound: the wait ends at the timeout, with a message.
+	calls = -1000
+	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	_, err = e.Inspect(short, "late")
+	want := "the engine did not bind 9092/tcp of container late within the timeout, though they are to be published; check `docker port late`, or raise --timeout"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
