@@ -135,6 +135,9 @@ func (r *Renderer) render(w io.Writer, name, text string, vars map[string]string
 	}
 	d := *r.data
 	d.Vars = vars
+	if d.Vars == nil {
+		d.Vars = map[string]string{}
+	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, &d); err != nil {
 		return cleanTemplateError(err)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -59,7 +61,18 @@ const setPrefix = "PORTENV_SET_"
 
 func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 	var s settings
+	// An empty PORTENV_ variable (as "PORTENV_TIMEOUT=" in a compose file
+	// leaves it) means the default, as an absent one does.
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); v == "" && strings.HasPrefix(k, "PORTENV_") {
+			os.Unsetenv(k)
+		}
+	}
 	if err := envconfig.Process("portenv", &s); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return nil, usagef("%s=%q: %v", pe.KeyName, pe.Value, pe.Err)
+		}
 		return nil, usagef("%v", err)
 	}
 	var ports, sets repeated
@@ -71,10 +84,10 @@ func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 	fs.Var(&ports, "port", "set `NAME=PORT[/PROTO]`: NAME gets the host port of container PORT; repeatable (PORTENV_PORTS, comma-separated)")
 	fs.Var(&sets, "set", "set `NAME=TEMPLATE`: NAME gets TEMPLATE rendered; repeatable (PORTENV_SET_<NAME>=TEMPLATE)")
 	fs.BoolVar(&s.NoAuto, "no-auto", s.NoAuto, "do not set the automatic HOST_PORT_* and HOST_IP_* variables (PORTENV_NO_AUTO)")
-	fs.StringVar(&s.Prefix, "prefix", s.Prefix, "`P`refix of the automatic variables (PORTENV_PREFIX)")
+	fs.StringVar(&s.Prefix, "prefix", s.Prefix, "prefix `P` of the automatic variables (PORTENV_PREFIX)")
 	fs.BoolVar(&s.Force, "force", s.Force, "overwrite variables that are already set and non-empty (PORTENV_FORCE)")
 	fs.StringVar(&s.Output, "o", s.Output, "write the variables to `FILE` (PORTENV_OUTPUT)")
-	fs.StringVar(&s.Output, "output", s.Output, "write the variables to `FILE` (PORTENV_OUTPUT)")
+	fs.StringVar(&s.Output, "output", s.Output, "the same as -o `FILE`")
 	fs.StringVar(&s.Format, "format", s.Format, "output `format`: shell, dotenv or json (PORTENV_FORMAT)")
 	fs.StringVar(&s.Template, "template", s.Template, "render template `FILE` as the output (PORTENV_TEMPLATE)")
 	fs.DurationVar(&s.Timeout, "timeout", s.Timeout, "how long to wait for the engine and for published ports (PORTENV_TIMEOUT)")
@@ -83,9 +96,10 @@ func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 	fs.BoolVar(&quiet, "q", false, "log errors only (PORTENV_LOG_LEVEL=error)")
 	fs.BoolVar(&verbose, "v", false, "log how the container was found and what was set (PORTENV_LOG_LEVEL=debug)")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
-	fs.Usage = func() { printUsage(help, fs) }
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
+			printUsage(help, fs)
 			return nil, err
 		}
 		return nil, usagef("%v (portenv --help lists the flags)", err)
