@@ -1,0 +1,473 @@
+package kafka_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	prefix       = "portenv-kafka-test-"
+	labelKey     = "portenv-kafka-test"
+	numBrokers   = 3
+	topic        = "portenv-demo"
+	perPartition = 25
+	containerTCP = "9092/tcp"
+)
+
+// TestKafkaCluster starts three broker containers behind portenv, each
+// published with -p 9092 on a port the engine chooses, and checks with a
+// Kafka client on the host that they form one cluster reachable at the
+// published ports. The same cluster without portenv must fail.
+func TestKafkaCluster(t *testing.T) {
+	requireEngine(t)
+	run := randomID(t)
+	image := buildImage(t, run)
+
+	t.Run("advertised_listeners", func(t *testing.T) {
+		// The wurstmeister/kafka way for a listener: a template.
+		c := startCluster(t, run+"-listeners", image, func(id int) []string {
+			return []string{
+				"-e", `PORTENV_SET_KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://127.0.0.1:{{port "9092"}}`,
+				image, "--", "/broker",
+			}
+		})
+		checkCluster(t, c)
+	})
+
+	t.Run("advertised_port", func(t *testing.T) {
+		// The wurstmeister/kafka way for a port: --port, in place of
+		// start-kafka.sh's `docker port` pipeline.
+		c := startCluster(t, run+"-port", image, func(id int) []string {
+			return []string{
+				"-e", "KAFKA_ADVERTISED_HOST_NAME=127.0.0.1",
+				image, "--port", "KAFKA_ADVERTISED_PORT=9092", "--", "/broker",
+			}
+		})
+		checkCluster(t, c)
+	})
+
+	t.Run("without_portenv", func(t *testing.T) {
+		// The same cluster, started without portenv: each broker can only
+		// advertise the port it listens on inside its container.
+		c := startCluster(t, run+"-none", image, func(id int) []string {
+			return []string{
+				"--entrypoint", "/broker",
+				"-e", "KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://127.0.0.1:9092",
+				image,
+			}
+		})
+		checkFails(t, c)
+	})
+}
+
+// broker is one running broker container.
+type broker struct {
+	id       int
+	name     string
+	hostPort int // host port of 9092/tcp, as the engine reports it
+}
+
+func (b broker) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(b.hostPort)) }
+
+// docker runs the docker CLI and returns its trimmed stdout.
+func docker(ctx context.Context, args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+func mustDocker(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := docker(ctx, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// cleanup removes what the test created, and only that.
+func cleanup(t *testing.T, args ...string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := docker(ctx, args...); err != nil {
+			t.Logf("cleanup: %v", err)
+		}
+	})
+}
+
+// requireEngine skips the test when no Docker engine answers, unless
+// PORTENV_E2E=1 asks for it to be a failure.
+func requireEngine(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	v, err := docker(ctx, "version", "--format", "{{.Server.Version}}")
+	if err == nil && v != "" {
+		t.Logf("engine: Docker %s", v)
+		return
+	}
+	msg := fmt.Sprintf("NO DOCKER ENGINE ANSWERS: the Kafka cluster test did not run (%v)", err)
+	if os.Getenv("PORTENV_E2E") == "1" {
+		t.Fatal(msg + "; PORTENV_E2E=1 requires it")
+	}
+	t.Skip("SKIPPED: " + msg + "; set PORTENV_E2E=1 to make this a failure")
+}
+
+func randomID(t *testing.T) string {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// buildImage builds a FROM scratch image holding two static binaries,
+// portenv (as the entrypoint) and the broker.
+func buildImage(t *testing.T, run string) string {
+	t.Helper()
+	arch := mustDocker(t, "version", "--format", "{{.Server.Arch}}")
+	dir := t.TempDir()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gobuild(t, root, filepath.Join(dir, "portenv"), "./cmd/portenv", arch)
+	gobuild(t, ".", filepath.Join(dir, "broker"), "./broker", arch)
+	dockerfile := "FROM scratch\nCOPY portenv /portenv\nCOPY broker /broker\nENTRYPOINT [\"/portenv\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	image := prefix + run + ":latest"
+	mustDocker(t, "build", "-q", "--label", labelKey+"="+run, "-t", image, dir)
+	cleanup(t, "rmi", "-f", image)
+	return image
+}
+
+func gobuild(t *testing.T, dir, out, pkg, arch string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-buildvcs=false", "-o", out, pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s in %s: %v\n%s", pkg, dir, err, b)
+	}
+}
+
+// startCluster runs numBrokers containers, each published with -p 9092,
+// with the Docker socket and a volume shared by the brokers mounted. args
+// returns the rest of the docker run arguments of broker id: options, the
+// image, and the command.
+func startCluster(t *testing.T, run, image string, args func(id int) []string) []broker {
+	t.Helper()
+	volume := prefix + run + "-peers"
+	mustDocker(t, "volume", "create", "--label", labelKey+"="+run, volume)
+	cleanup(t, "volume", "rm", "-f", volume)
+
+	var bs []broker
+	for id := 0; id < numBrokers; id++ {
+		name := fmt.Sprintf("%s%s-broker-%d", prefix, run, id)
+		runArgs := []string{
+			"run", "-d", "--name", name, "--label", labelKey + "=" + run,
+			"-p", "9092",
+			"-v", "/var/run/docker.sock:/var/run/docker.sock",
+			"-v", volume + ":/peers",
+			"-e", "KAFKA_BROKER_ID=" + strconv.Itoa(id),
+			"-e", "KAFKA_NUM_BROKERS=" + strconv.Itoa(numBrokers),
+			"-e", "KAFKA_TOPIC=" + topic,
+		}
+		mustDocker(t, append(runArgs, args(id)...)...)
+		// Registered per container, so that containers are removed
+		// before the volume they use.
+		cleanup(t, "rm", "-f", "-v", name)
+		bs = append(bs, broker{id: id, name: name})
+	}
+	for i := range bs {
+		bs[i].hostPort = publishedPort(t, bs[i].name)
+	}
+	for _, b := range bs {
+		waitReady(t, b)
+	}
+	return bs
+}
+
+// publishedPort returns the host port the engine chose for 9092/tcp, read
+// with docker inspect, independently of portenv.
+func publishedPort(t *testing.T, name string) int {
+	t.Helper()
+	out := mustDocker(t, "inspect", "--format", "{{json .NetworkSettings.Ports}}", name)
+	var ports map[string][]struct{ HostIp, HostPort string }
+	if err := json.Unmarshal([]byte(out), &ports); err != nil {
+		t.Fatalf("docker inspect %s: %v: %s", name, err, out)
+	}
+	bindings := ports[containerTCP]
+	if len(bindings) == 0 {
+		t.Fatalf("%s: %s is not published: %s", name, containerTCP, out)
+	}
+	port, err := strconv.Atoi(bindings[0].HostPort)
+	if err != nil || port <= 0 {
+		t.Fatalf("%s: bad host port in %s", name, out)
+	}
+	for _, b := range bindings[1:] {
+		if b.HostPort != bindings[0].HostPort {
+			t.Logf("%s: %s is published on different ports %s; using the first", name, containerTCP, out)
+		}
+	}
+	return port
+}
+
+func logs(name string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "docker", "logs", name).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("(docker logs %s: %v) %s", name, err, out)
+	}
+	return string(out)
+}
+
+// waitReady waits for the broker's "ready" line. If the container stops
+// or never gets there, the test fails with its logs.
+func waitReady(t *testing.T, b broker) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		l := logs(b.name)
+		if strings.Contains(l, fmt.Sprintf("broker %d ready", b.id)) {
+			return
+		}
+		if state := mustDocker(t, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", b.name); !strings.HasPrefix(state, "running") {
+			t.Fatalf("%s is %s; logs:\n%s", b.name, state, l)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready after 90s; logs:\n%s", b.name, logs(b.name))
+}
+
+func newClient(t *testing.T, seed string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seed)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// metadataVia asks exactly the broker at seed for the cluster's metadata.
+func metadataVia(ctx context.Context, t *testing.T, seed string) *kmsg.MetadataResponse {
+	t.Helper()
+	cl := newClient(t, seed)
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	seeds := cl.SeedBrokers()
+	if len(seeds) != 1 {
+		t.Fatalf("want one seed broker, got %d", len(seeds))
+	}
+	resp, err := seeds[0].RetriableRequest(ctx, req)
+	if err != nil {
+		t.Fatalf("metadata from %s: %v", seed, err)
+	}
+	return resp.(*kmsg.MetadataResponse)
+}
+
+// checkCluster asserts that the containers form one cluster at their
+// published ports, then produces and consumes through every broker.
+func checkCluster(t *testing.T, bs []broker) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	want := map[int32]string{}
+	for _, b := range bs {
+		want[int32(b.id)] = b.addr()
+		t.Logf("container %s: 9092/tcp published on host port %d", b.name, b.hostPort)
+	}
+
+	// Every broker, asked on its own, describes the same cluster: all
+	// brokers, each at the host port the engine published for it, and
+	// partition p led by broker p.
+	for _, b := range bs {
+		m := metadataVia(ctx, t, b.addr())
+		got := map[int32]string{}
+		for _, mb := range m.Brokers {
+			got[mb.NodeID] = net.JoinHostPort(mb.Host, strconv.Itoa(int(mb.Port)))
+		}
+		if len(m.Brokers) != numBrokers || len(got) != numBrokers {
+			t.Fatalf("broker %d at %s lists %d brokers %v, want %d", b.id, b.addr(), len(m.Brokers), got, numBrokers)
+		}
+		for id, addr := range want {
+			if got[id] != addr {
+				t.Errorf("broker %d at %s says broker %d is at %q, want %q (docker inspect)", b.id, b.addr(), id, got[id], addr)
+			}
+		}
+		if len(m.Topics) != 1 || m.Topics[0].ErrorCode != 0 || len(m.Topics[0].Partitions) != numBrokers {
+			t.Fatalf("broker %d at %s: bad topic metadata %+v", b.id, b.addr(), m.Topics)
+		}
+		for _, p := range m.Topics[0].Partitions {
+			if p.Leader != p.Partition {
+				t.Errorf("broker %d at %s: partition %d led by %d, want %d", b.id, b.addr(), p.Partition, p.Leader, p.Partition)
+			}
+		}
+		t.Logf("metadata from broker %d at %s: %d brokers %v", b.id, b.addr(), len(m.Brokers), got)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// One client, bootstrapped through the first broker only.
+	bootstrap := bs[0].addr()
+	adm := kadm.NewClient(newClient(t, bootstrap))
+	md, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		t.Fatalf("metadata through %s: %v", bootstrap, err)
+	}
+	if len(md.Brokers) != numBrokers {
+		t.Fatalf("client bootstrapped through %s sees %d brokers, want %d", bootstrap, len(md.Brokers), numBrokers)
+	}
+	for _, mb := range md.Brokers {
+		addr := net.JoinHostPort(mb.Host, strconv.Itoa(int(mb.Port)))
+		if addr != want[mb.NodeID] {
+			t.Fatalf("client sees broker %d at %s, want %s", mb.NodeID, addr, want[mb.NodeID])
+		}
+	}
+	t.Logf("client bootstrapped through %s sees %d brokers", bootstrap, len(md.Brokers))
+
+	// Produce to every partition, hence through every broker.
+	producer := newClient(t, bootstrap, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic(topic))
+	produced := map[int32]int{}
+	for p := int32(0); p < numBrokers; p++ {
+		var recs []*kgo.Record
+		for i := 0; i < perPartition; i++ {
+			recs = append(recs, &kgo.Record{Partition: p, Value: fmt.Appendf(nil, "p%d-r%d", p, i)})
+		}
+		pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
+		results := producer.ProduceSync(pctx, recs...)
+		pcancel()
+		if err := results.FirstErr(); err != nil {
+			t.Fatalf("produce to partition %d (broker %d at %s): %v", p, p, want[p], err)
+		}
+		for _, r := range results {
+			if r.Record.Partition != p {
+				t.Fatalf("record for partition %d landed in %d", p, r.Record.Partition)
+			}
+			produced[p]++
+		}
+	}
+
+	// Each broker's log end offset for the partition it leads.
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatalf("list end offsets: %v", err)
+	}
+	for p := int32(0); p < numBrokers; p++ {
+		o, ok := ends.Lookup(topic, p)
+		if !ok || o.Err != nil {
+			t.Fatalf("end offset of partition %d: %v %v", p, ok, o.Err)
+		}
+		if o.Offset != int64(produced[p]) {
+			t.Errorf("broker %d holds %d records in partition %d, produced %d", p, o.Offset, p, produced[p])
+		}
+	}
+
+	// Consume everything back, from every broker.
+	offsets := map[int32]kgo.Offset{}
+	for p := int32(0); p < numBrokers; p++ {
+		offsets[p] = kgo.NewOffset().AtStart()
+	}
+	consumer := newClient(t, bootstrap, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
+	consumed := map[int32]int{}
+	total := 0
+	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
+	defer ccancel()
+	for total < numBrokers*perPartition {
+		fs := consumer.PollFetches(cctx)
+		if cctx.Err() != nil {
+			t.Fatalf("consumed %d of %d records before timing out: %v", total, numBrokers*perPartition, consumed)
+		}
+		fs.EachError(func(tp string, p int32, err error) {
+			t.Errorf("fetch %s/%d: %v", tp, p, err)
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			exp := fmt.Sprintf("p%d-r%d", r.Partition, r.Offset)
+			if string(r.Value) != exp {
+				t.Errorf("partition %d offset %d holds %q, want %q", r.Partition, r.Offset, r.Value, exp)
+			}
+			consumed[r.Partition]++
+			total++
+		})
+	}
+	for p := int32(0); p < numBrokers; p++ {
+		t.Logf("broker %d at %s: partition %d, produced %d, consumed %d records", p, want[p], p, produced[p], consumed[p])
+		if produced[p] != perPartition || consumed[p] != produced[p] {
+			t.Errorf("broker %d: produced %d, consumed %d, want %d each", p, produced[p], consumed[p], perPartition)
+		}
+	}
+}
+
+// checkFails asserts that a client bootstrapped through a published port
+// cannot produce to a cluster that advertises its container port.
+func checkFails(t *testing.T, bs []broker) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	bootstrap := bs[0].addr()
+	for _, b := range bs {
+		t.Logf("container %s: 9092/tcp published on host port %d", b.name, b.hostPort)
+	}
+	m := metadataVia(ctx, t, bootstrap)
+	for _, mb := range m.Brokers {
+		t.Logf("metadata from %s: broker %d at %s:%d", bootstrap, mb.NodeID, mb.Host, mb.Port)
+	}
+	if len(m.Brokers) != numBrokers {
+		t.Fatalf("metadata lists %d brokers, want %d", len(m.Brokers), numBrokers)
+	}
+	for _, mb := range m.Brokers {
+		if mb.Host != "127.0.0.1" || mb.Port != 9092 {
+			t.Fatalf("without portenv, broker %d advertises %s:%d, want the container port 127.0.0.1:9092", mb.NodeID, mb.Host, mb.Port)
+		}
+	}
+
+	const limit = 10 * time.Second
+	// Quick metadata refreshes give the client every chance to succeed.
+	producer := newClient(t, bootstrap, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic(topic),
+		kgo.RecordDeliveryTimeout(limit), kgo.MetadataMinAge(250*time.Millisecond))
+	pctx, pcancel := context.WithTimeout(ctx, limit)
+	defer pcancel()
+	start := time.Now()
+	err := producer.ProduceSync(pctx, &kgo.Record{Partition: 0, Value: []byte("lost")}).FirstErr()
+	elapsed := time.Since(start).Round(100 * time.Millisecond)
+	if err == nil {
+		t.Fatalf("produce through %s succeeded without portenv; the cluster test cannot tell success from failure", bootstrap)
+	}
+	if elapsed > 2*limit {
+		t.Errorf("produce failed only after %s, limit %s", elapsed, limit)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, kgo.ErrRecordTimeout) {
+		t.Logf("produce failed with an unexpected error kind: %v", err)
+	}
+	t.Logf("without portenv, produce through %s failed after %s as expected: %v", bootstrap, elapsed, err)
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Checks the Kafka example: the Compose file, then the cluster test.
+# Run from anywhere, e.g. from the repository root: examples/kafka/test.sh
+# PORTENV_E2E=1 turns "no Docker engine" from a skip into a failure.
+set -euo pipefail
+
+dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$dir"
+
+# 1. docker-compose.yml is valid, and the portenv template reaches the
+#    container exactly as written.
+want='INSIDE://{{.Container.Hostname}}:29092,OUTSIDE://127.0.0.1:{{port "9092"}}'
+if command -v docker-compose >/dev/null 2>&1; then
+	compose=(docker-compose)
+	format=yaml
+elif docker compose version >/dev/null 2>&1; then
+	compose=(docker compose)
+	format=json
+else
+	echo "test.sh: neither docker-compose nor 'docker compose' is installed" >&2
+	exit 1
+fi
+"${compose[@]}" -f docker-compose.yml config -q
+if [[ $format == json ]]; then
+	config="$("${compose[@]}" -f docker-compose.yml config --format json)"
+else
+	config="$("${compose[@]}" -f docker-compose.yml config)"
+fi
+WANT="$want" FORMAT="$format" /usr/bin/python3 -c '
+import json, os, sys
+text = sys.stdin.read()
+if os.environ["FORMAT"] == "json":
+    doc = json.loads(text)
+else:
+    import yaml
+    doc = yaml.safe_load(text)
+got = doc["services"]["kafka"]["environment"]["PORTENV_SET_KAFKA_ADVERTISED_LISTENERS"]
+if got != os.environ["WANT"]:
+    sys.exit("docker-compose.yml: PORTENV_SET_KAFKA_ADVERTISED_LISTENERS is %r after compose, want %r" % (got, os.environ["WANT"]))
+print("compose config ok: PORTENV_SET_KAFKA_ADVERTISED_LISTENERS=" + got)
+' <<<"$config"
+
+# 2. Go code is formatted and vetted, then the cluster test runs.
+unformatted="$(gofmt -l .)"
+if [[ -n $unformatted ]]; then
+	echo "test.sh: not gofmt'ed: $unformatted" >&2
+	exit 1
+fi
+go vet ./...
+PORTENV_E2E="${PORTENV_E2E:-}" go test -count=1 -v ./...
