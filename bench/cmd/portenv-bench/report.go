@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Budgets portenv is held to; a miss prints FAIL but does not fail the run.
+const (
+	budgetVsPipeline = 3.0      // at least this many times faster than the pipeline
+	budgetVsFloor    = 2.5      // at most this many times the floor
+	budgetSize       = 10 << 20 // bytes, stripped
+	budgetRSSKiB     = 15 << 10 // peak resident set
+	budgetRequests   = 2        // in the common case
+)
+
+type reportInfo struct {
+	engine, cli, goVersion string
+	cpus                   int
+	rounds, warmup         int
+	seed                   uint64
+}
+
+func quantile(ds []time.Duration, q float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	// Nearest rank on the sorted samples; the median of an even count is
+	// the mean of the middle two.
+	if q == 0.5 && len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return s[int(q*float64(len(s)-1)+0.5)]
+}
+
+func median(v *variant) time.Duration { return quantile(v.walls, 0.5) }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
+
+func mib(kib int64) string { return fmt.Sprintf("%.1f", float64(kib)/1024) }
+
+func report(w io.Writer, info reportInfo, vs []*variant) {
+	by := map[string]*variant{}
+	var launcherKiB int64
+	for _, v := range vs {
+		by[v.name] = v
+		launcherKiB = max(launcherKiB, v.launcherKiB)
+	}
+	fmt.Fprintf(w, "engine %s; pipeline CLI %s; %s; %d CPUs\n", info.engine, info.cli, info.goVersion, info.cpus)
+	fmt.Fprintf(w, "%d rounds after %d warm-up rounds, each program once per round in a shuffled order (seed %d)\n", info.rounds, info.warmup, info.seed)
+	fmt.Fprintf(w, "wall: fork to wait4 of the program, by a launcher on the same side; RSS: its ru_maxrss (the largest process, for the pipeline); resolution %s MiB\n\n", mib(launcherKiB))
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "program\tmedian ms\tp10 ms\tp90 ms\tx floor\tpeak RSS MiB\tbinary MiB\trequests\t")
+	for _, v := range vs {
+		floor := by[vFloor]
+		if v.inside {
+			floor = by[vFloorIn]
+		}
+		size := "-"
+		if v.size > 0 {
+			size = mib(v.size/1024) + v.sizeNote
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%d\t\n", v.name, ms(median(v)), ms(quantile(v.walls, 0.1)), ms(quantile(v.walls, 0.9)),
+			float64(median(v))/float64(median(floor)), mib(slices.Max(v.rss)), size, len(v.requests))
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nrequests:")
+	for _, v := range vs {
+		if len(v.requests) > 0 {
+			fmt.Fprintf(w, "  %-28s %s\n", v.name, strings.Join(v.requests, ", "))
+		}
+	}
+
+	fmt.Fprintln(w, "\nratios of medians:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	ratio := func(a, b string) {
+		fmt.Fprintf(tw, "  %s / %s\t%.2fx\n", a, b, float64(median(by[a]))/float64(median(by[b])))
+	}
+	for _, name := range []string{vPortenv, vPortenvSelfIn, vFloor, vHello} {
+		ratio(vPipeline, name)
+	}
+	ratio(vPortenv, vFloor)
+	ratio(vPortenvSelfIn, vFloorIn)
+	ratio(vPortenvSelfIn, vPortenv)
+	ratio(vPortenv, vHello)
+	tw.Flush()
+	pipe := median(by[vPipeline])
+
+	fmt.Fprintln(w, "\nbudgets:")
+	line := func(ok bool, format string, args ...any) {
+		verdict := "FAIL"
+		if ok {
+			verdict = "PASS"
+		}
+		fmt.Fprintf(w, "%s  %s\n", verdict, fmt.Sprintf(format, args...))
+	}
+	for _, pair := range [][2]string{{vPortenv, vFloor}, {vPortenvSelfIn, vFloorIn}} {
+		v, floor := by[pair[0]], by[pair[1]]
+		speedup := float64(pipe) / float64(median(v))
+		line(speedup >= budgetVsPipeline, "%s is %.1fx faster than the docker pipeline (budget: at least %.0fx)", v.name, speedup, budgetVsPipeline)
+		r := float64(median(v)) / float64(median(floor))
+		line(r <= budgetVsFloor, "%s takes %.2fx the time of the %s (budget: at most %.1fx)", v.name, r, floor.name, budgetVsFloor)
+	}
+	pe := by[vPortenv]
+	line(pe.size <= budgetSize, "portenv binary is %s MiB stripped (budget: at most %d MiB)", mib(pe.size/1024), budgetSize>>20)
+	for _, v := range vs {
+		if v.isPortenv {
+			peak := slices.Max(v.rss)
+			line(peak <= budgetRSSKiB, "%s peak RSS is %s MiB at most (budget: at most %d MiB)", v.name, mib(peak), budgetRSSKiB>>10)
+		}
+	}
+	for _, v := range vs {
+		if v.isPortenv {
+			line(len(v.requests) == budgetRequests, "%s makes %d requests (budget: %d)", v.name, len(v.requests), budgetRequests)
+		}
+	}
+}
