@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
@@ -27,7 +28,14 @@ type Engine struct {
 	// Pinned is true when DOCKER_API_VERSION fixed the version, so that
 	// none was negotiated.
 	Pinned bool
+	// EngineAPI is the newest API version the engine offers, as its
+	// /_ping answered.
+	EngineAPI string
+	// Warnf, when set, receives what a user should know but that does not
+	// stop portenv, such as a DOCKER_API_VERSION the engine refused.
+	Warnf func(format string, args ...any)
 
+	ping types.Ping    // kept to negotiate again without another request
 	wait time.Duration // the time given to Connect, for messages
 }
 
@@ -52,6 +60,7 @@ func Connect(ctx context.Context) (*Engine, error) {
 	err = retry(ctx, func() (bool, error) {
 		ping, err := cli.Ping(ctx)
 		if err == nil {
+			e.ping = ping
 			cli.NegotiateAPIVersionPing(ping)
 			return true, nil
 		}
@@ -59,16 +68,41 @@ func Connect(ctx context.Context) (*Engine, error) {
 		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
 			return true, e.permissionError()
 		}
+		if errdefs.IsForbidden(err) {
+			// A socket proxy that refuses /_ping will not change its mind.
+			return true, e.apiError("HEAD /_ping", err)
+		}
 		return false, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if ctx.Err() != nil {
-		return nil, e.timeoutError("answer", last)
+		return nil, e.timeoutError("answer HEAD /_ping", last)
 	}
 	e.APIVersion = cli.ClientVersion()
+	e.EngineAPI = e.ping.APIVersion
 	return e, nil
+}
+
+// unpin drops a DOCKER_API_VERSION the engine refused and uses the version
+// negotiated from the /_ping already answered. Legacy compose files carry
+// such pins (DOCKER_API_VERSION=1.22 for the Docker CLI of old images);
+// portenv speaks any version, so a pin is no reason to fail.
+func (e *Engine) unpin(refusal string) error {
+	cli, err := client.NewClientWithOpts(client.WithTLSClientConfigFromEnv(), client.WithHostFromEnv())
+	if err != nil {
+		return err
+	}
+	cli.NegotiateAPIVersionPing(e.ping)
+	pinned := e.APIVersion
+	e.cli.Close()
+	e.cli, e.APIVersion, e.Pinned = cli, cli.ClientVersion(), false
+	if e.Warnf != nil {
+		e.Warnf("the engine refused API version %s set by DOCKER_API_VERSION (%s); using the negotiated version %s instead; remove DOCKER_API_VERSION from the container's environment",
+			pinned, refusal, e.APIVersion)
+	}
+	return nil
 }
 
 // Close releases the connection.
@@ -79,16 +113,17 @@ func (e *Engine) Close() error { return e.cli.Close() }
 func (e *Engine) Info(ctx context.Context) (name, nodeAddr string, err error) {
 	info, err := e.cli.Info(ctx)
 	if err != nil {
-		return "", "", fmt.Errorf("cannot read the engine's host name (GET /info): %v", err)
+		return "", "", e.apiError("GET /info", err)
 	}
 	return info.Name, info.Swarm.NodeAddr, nil
 }
 
 // NotFoundError says that the engine knows no container by that reference.
-type NotFoundError struct{ Ref string }
+type NotFoundError struct{ Ref, Endpoint string }
 
 func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("no container %q on this engine; check the id or name given to --container (docker ps lists them)", e.Ref)
+	return fmt.Sprintf("no container %q on the engine at %s (GET /containers/%s/json answered 404); check the id or name given to --container (docker ps lists them) and that DOCKER_HOST is the engine that runs it",
+		e.Ref, e.Endpoint, e.Ref)
 }
 
 // Inspect reads one container. A port listed in HostConfig.PortBindings but
@@ -100,9 +135,15 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 	var fail error
 	err := retry(ctx, func() (bool, error) {
 		raw, err := e.cli.ContainerInspect(ctx, ref)
+		if refusal := versionRefusal(err); refusal != "" && e.Pinned {
+			if uerr := e.unpin(refusal); uerr != nil {
+				return true, e.apiError("GET /containers/"+ref+"/json", err)
+			}
+			raw, err = e.cli.ContainerInspect(ctx, ref)
+		}
 		if err != nil {
 			if errdefs.IsNotFound(err) {
-				return true, &NotFoundError{Ref: ref}
+				return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
 			}
 			if client.IsErrConnectionFailed(err) || ctx.Err() != nil {
 				fail = err
@@ -215,30 +256,41 @@ func (e *Engine) checkSocket() error {
 		return nil
 	}
 	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("the Docker socket %s does not exist in this container; mount it with -v /var/run/docker.sock:%s:ro, or set DOCKER_HOST to the engine's address", p, p)
+		from := "DOCKER_HOST is not set, so portenv looked there"
+		if os.Getenv(client.EnvOverrideHost) != "" {
+			from = "DOCKER_HOST=" + os.Getenv(client.EnvOverrideHost)
+		}
+		return fmt.Errorf("no Docker socket at %s in this container (%s); mount it with -v /var/run/docker.sock:%s:ro, or set DOCKER_HOST to the engine's address", p, from, p)
 	}
 	return nil
 }
 
 func (e *Engine) timeoutError(what string, last error) error {
-	msg := fmt.Sprintf("the engine at %s did not %s within %s", e.Endpoint, what, e.wait)
+	msg := fmt.Sprintf("the engine at %s did not %s within %s (--timeout)", e.Endpoint, what, e.wait)
 	if last != nil && !errors.Is(last, context.DeadlineExceeded) && !errors.Is(last, context.Canceled) {
 		msg += " (last error: " + oneLine(last) + ")"
 	}
 	return errors.New(msg + "; check that the engine runs and that this is its address, or raise --timeout")
 }
 
-func (e *Engine) apiError(req string, err error) error {
-	msg := oneLine(err)
-	if strings.Contains(msg, "too old") || strings.Contains(msg, "too new") || strings.Contains(msg, "client version") {
-		if e.Pinned {
-			return fmt.Errorf("the engine refused API version %s (%s) for %s; unset DOCKER_API_VERSION so that portenv negotiates the version", e.APIVersion, msg, req)
-		}
-		return fmt.Errorf("the engine refused API version %s for %s: %s", e.APIVersion, req, msg)
+var refusedVersion = regexp.MustCompile(`client version \S+ is too (?:old|new)(?:\. \w+ supported API version is [0-9.]*[0-9])?`)
+
+// versionRefusal returns the engine's words when err is its refusal of the
+// API version in use, or "".
+func versionRefusal(err error) string {
+	if err == nil {
+		return ""
 	}
-	var status interface{ StatusCode() int }
-	if errors.As(err, &status) && status.StatusCode() == http.StatusForbidden {
-		return fmt.Errorf("the engine at %s forbade %s: %s; a socket proxy in front of the engine must allow GET /_ping and GET /containers/{id}/json", e.Endpoint, req, msg)
+	return refusedVersion.FindString(oneLine(err))
+}
+
+func (e *Engine) apiError(req string, err error) error {
+	if refusal := versionRefusal(err); refusal != "" {
+		return fmt.Errorf("the engine at %s refused API version %s for %s (%s); portenv needs an engine with API 1.24 (Docker 1.12) or newer", e.Endpoint, e.APIVersion, req, refusal)
+	}
+	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
+	if errdefs.IsForbidden(err) {
+		return fmt.Errorf("the engine at %s forbade %s (403: %s); a socket proxy in front of the engine must allow HEAD and GET on /_ping and /containers/{id}/json, and /info when a template uses .Host.Name", e.Endpoint, req, msg)
 	}
 	return fmt.Errorf("%s at %s failed: %s", req, e.Endpoint, msg)
 }

@@ -167,7 +167,7 @@ func (e *NotPublishedError) Error() string {
 	}
 	switch {
 	case e.HostNetwork:
-		return fmt.Sprintf("container %s uses the host's network (--network host), so no port is published: port %s is reached on the host at the same number; ask for published ports only when the container has its own network", e.Container, e.Port)
+		return fmt.Sprintf("container %s uses the host's network (--network host), so no port is published; port %s is reached on the host at %s itself: use that number, or give the container its own network and publish the port with -p %s", e.Container, e.Port, port, publish)
 	case e.Exposed:
 		return fmt.Sprintf("port %s of container %s is exposed but not published; publish it with -p %s (or ports: [\"%s\"] in Compose)%s", e.Port, e.Container, publish, publish, e.list())
 	}

@@ -22,9 +22,9 @@ func (e *Engine) permissionError() error {
 	}
 	var st syscall.Stat_t
 	if p == "" || syscall.Stat(p, &st) != nil {
-		return fmt.Errorf("permission denied by the engine at %s; this process runs as uid %d, gids %s",
+		return fmt.Errorf("permission denied connecting to the engine at %s; this process runs as uid %d with gids %s; give this user access to the engine's socket, or point DOCKER_HOST at one it may use",
 			e.Endpoint, os.Getuid(), strings.Join(groups, ","))
 	}
-	return fmt.Errorf("permission denied on %s (uid %d, gid %d, mode %04o); this process runs as uid %d, gids %s; start the container with --group-add %d, or as a user of that group",
-		p, st.Uid, st.Gid, st.Mode&0o7777, os.Getuid(), strings.Join(groups, ","), st.Gid)
+	return fmt.Errorf("permission denied connecting to the Docker socket %s (owner uid %d, group id %d, mode %04o); this process runs as uid %d with gids %s; start the container with --group-add %d (group_add: [\"%d\"] in Compose), or as a user of group %d",
+		p, st.Uid, st.Gid, st.Mode&0o7777, os.Getuid(), strings.Join(groups, ","), st.Gid, st.Gid, st.Gid)
 }

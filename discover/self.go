@@ -122,8 +122,14 @@ func (e *NotIdentifiedError) Error() string {
 
 // followNetwork reads the bindings of the container whose network
 // namespace this one shares (network mode container:<other>): its ports
-// are the ones published.
+// are the ones published. Every way of finding the container ends here, so
+// this is also where a Swarm task published in ingress mode gets the ports
+// of its service.
 func (e *Engine) followNetwork(ctx context.Context, c *Container, tried []Attempt) (*Container, []Attempt, error) {
+	tried, err := e.ingressPorts(ctx, c, tried)
+	if err != nil {
+		return nil, tried, err
+	}
 	other, ok := strings.CutPrefix(c.NetworkMode, "container:")
 	if !ok {
 		return c, tried, nil

@@ -1,8 +1,13 @@
 package discover
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/errdefs"
 )
 
 // swarmTask reads the labels Swarm puts on a task's container.
@@ -23,4 +28,76 @@ func swarmTask(labels map[string]string) *SwarmTask {
 		t.Slot, _ = strconv.Atoi(slot)
 	}
 	return t
+}
+
+// ingressPorts gives a Swarm task the ports its service publishes in
+// ingress mode. The routing mesh, not the task's container, holds those
+// ports, so the container has no bindings and only the service (GET
+// /services/{id}, a manager's API) tells them. It is asked only when the
+// container has no bindings of its own: a task published in host mode has
+// them, as a plain container does.
+func (e *Engine) ingressPorts(ctx context.Context, c *Container, tried []Attempt) ([]Attempt, error) {
+	if c.Swarm == nil || len(c.Ports) > 0 || c.NetworkMode == "host" {
+		return tried, nil
+	}
+	t := c.Swarm
+	req := "GET /services/" + t.ServiceID
+	svc, _, err := e.cli.ServiceInspectWithRaw(ctx, t.ServiceID, swarm.ServiceInspectOptions{})
+	if err != nil {
+		err = e.serviceError(c, req, err)
+		tried = append(tried, Attempt{Method: "swarm", Result: err.Error()})
+		return tried, err
+	}
+	c.Ports = serviceBindings(svc.Endpoint.Ports)
+	if len(c.Ports) == 0 {
+		tried = append(tried, Attempt{Method: "swarm", Result: fmt.Sprintf("task of service %s, which publishes no port in ingress mode (%s)", t.ServiceName, req), OK: true})
+		return tried, nil
+	}
+	tried = append(tried, Attempt{Method: "swarm", Result: fmt.Sprintf("task of service %s; its ingress ports read from the service (%s): %s", t.ServiceName, req, strings.Join(publishedList(c.Ports), ", ")), OK: true})
+	return tried, nil
+}
+
+// serviceBindings turns a service's published ports into bindings. The
+// routing mesh listens on every address of every node, so HostIP is left
+// empty, which portenv treats as the wildcard address.
+func serviceBindings(ports []swarm.PortConfig) []Binding {
+	var out []Binding
+	for _, p := range ports {
+		// An empty mode is ingress, the API's default.
+		if (p.PublishMode != "" && p.PublishMode != swarm.PortConfigPublishModeIngress) || p.PublishedPort == 0 || p.TargetPort == 0 {
+			continue
+		}
+		proto := strings.ToLower(string(p.Protocol))
+		if proto == "" {
+			proto = "tcp"
+		}
+		out = append(out, Binding{Port: int(p.TargetPort), Proto: proto, HostPort: int(p.PublishedPort)})
+	}
+	sortBindings(out)
+	return out
+}
+
+func publishedList(bs []Binding) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = b.Key() + " -> " + strconv.Itoa(b.HostPort)
+	}
+	return out
+}
+
+func (e *Engine) serviceError(c *Container, req string, err error) error {
+	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
+	t := c.Swarm
+	switch {
+	case errdefs.IsUnavailable(err) || strings.Contains(msg, "not a swarm manager"):
+		return fmt.Errorf("container %s is a task of Swarm service %s, which has no published ports of its own (ingress mode), and the engine at %s is a Swarm worker, which refuses to read the service (%s: %s); publish the ports in host mode (--publish mode=host,target=9092, or mode: host in a stack file), or point DOCKER_HOST at a manager's API through a read-only socket proxy",
+			c.Name, t.ServiceName, e.Endpoint, req, msg)
+	case errdefs.IsForbidden(err):
+		return fmt.Errorf("container %s is a task of Swarm service %s, published in ingress mode, and the engine at %s forbade %s (%s); a socket proxy in front of the engine must also allow GET /services/{id} (SERVICES=1 in common proxies), or publish the ports in host mode",
+			c.Name, t.ServiceName, e.Endpoint, req, msg)
+	case errdefs.IsNotFound(err):
+		return fmt.Errorf("container %s names Swarm service %s (%s) in its labels, but the engine at %s knows no such service (%s: %s); was the service removed?",
+			c.Name, t.ServiceName, t.ServiceID, e.Endpoint, req, msg)
+	}
+	return e.apiError(req, err)
 }

@@ -27,6 +27,33 @@ type Renderer struct {
 	hostIP string
 	getenv func(string) string
 	data   *Data
+	delims Delims
+}
+
+// Delims are the action delimiters of the user's templates (--set values
+// and --template files); the zero value is text/template's {{ and }}.
+// Other delimiters let a template pass through a tool that expands {{ }}
+// itself, as Swarm does in a service's environment.
+type Delims struct{ Left, Right string }
+
+// ParseDelims reads --delims "LEFT,RIGHT", such as "[[,]]"; "" is the
+// default {{ }}.
+func ParseDelims(s string) (Delims, error) {
+	if s == "" {
+		return Delims{}, nil
+	}
+	l, r, ok := strings.Cut(s, ",")
+	if !ok || l == "" || r == "" || strings.ContainsAny(s, " \t\n") || strings.Contains(r, ",") {
+		return Delims{}, fmt.Errorf("--delims %q: write the left and right delimiters with a comma between them and no spaces, such as '[[,]]'", s)
+	}
+	return Delims{Left: l, Right: r}, nil
+}
+
+// WithDelims makes r read the user's templates with delimiters d. The
+// built-in formats keep {{ }}.
+func (r *Renderer) WithDelims(d Delims) *Renderer {
+	r.delims = d
+	return r
 }
 
 // NewRenderer prepares to render templates over container c. hostIP is the
@@ -88,16 +115,16 @@ func HostIP(b discover.Binding, hostIP string) string {
 	return b.HostIP
 }
 
-// Check parses text as a template, to refuse a malformed --set before any
-// discovery is done.
-func Check(name, text string) error {
-	_, err := template.New(name).Funcs((*Renderer)(nil).funcs()).Parse(text)
+// Check parses text as a template with delimiters d, to refuse a
+// malformed --set before any discovery is done.
+func Check(name, text string, d Delims) error {
+	_, err := template.New(name).Delims(d.Left, d.Right).Funcs((*Renderer)(nil).funcs()).Parse(text)
 	return err
 }
 
 // Value renders the template text of --set NAME=TEXT.
 func (r *Renderer) Value(name, text string) (string, error) {
-	t, err := template.New(name).Funcs(r.funcs()).Option("missingkey=error").Parse(text)
+	t, err := template.New(name).Delims(r.delims.Left, r.delims.Right).Funcs(r.funcs()).Option("missingkey=error").Parse(text)
 	if err != nil {
 		return "", fmt.Errorf("--set %s: %v", name, cleanTemplateError(err))
 	}
@@ -114,7 +141,7 @@ func (r *Renderer) Format(w io.Writer, format string, vars map[string]string) er
 	if err != nil {
 		return fmt.Errorf("unknown format %q; use one of %s", format, strings.Join(Formats, ", "))
 	}
-	return r.render(w, format, string(text), vars)
+	return r.render(w, format, string(text), Delims{}, vars)
 }
 
 // File writes vars through the template file at path (--template).
@@ -123,13 +150,13 @@ func (r *Renderer) File(w io.Writer, path string, vars map[string]string) error 
 	if err != nil {
 		return fmt.Errorf("cannot read the template: %v", err)
 	}
-	return r.render(w, path, string(text), vars)
+	return r.render(w, path, string(text), r.delims, vars)
 }
 
 // render executes into a buffer first, so that a failing template writes
 // nothing at all rather than half a file.
-func (r *Renderer) render(w io.Writer, name, text string, vars map[string]string) error {
-	t, err := template.New(name).Funcs(r.funcs()).Option("missingkey=error").Parse(text)
+func (r *Renderer) render(w io.Writer, name, text string, delims Delims, vars map[string]string) error {
+	t, err := template.New(name).Delims(delims.Left, delims.Right).Funcs(r.funcs()).Option("missingkey=error").Parse(text)
 	if err != nil {
 		return cleanTemplateError(err)
 	}

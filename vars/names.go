@@ -28,8 +28,9 @@ func ValidName(name string) bool {
 	return true
 }
 
-// ParseRule reads "NAME=VALUE" as a --port (port=true) or --set rule.
-func ParseRule(s, source string, port bool) (Rule, error) {
+// ParseRule reads "NAME=VALUE" as a --port (port=true) or --set rule; a
+// --set template is checked with delimiters d (--delims).
+func ParseRule(s, source string, port bool, d templates.Delims) (Rule, error) {
 	name, value, ok := strings.Cut(s, "=")
 	want := "NAME=TEMPLATE"
 	if port {
@@ -48,7 +49,7 @@ func ParseRule(s, source string, port bool) (Rule, error) {
 		}
 		r.Port = value
 	} else {
-		if err := templates.Check(name, value); err != nil {
+		if err := templates.Check(name, value, d); err != nil {
 			return Rule{}, fmt.Errorf("%s %q: %v", source, s, err)
 		}
 		r.Template = value

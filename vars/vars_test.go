@@ -40,7 +40,7 @@ func rules(t *testing.T, specs ...string) []Rule {
 	var out []Rule
 	for _, s := range specs {
 		kind, rest, _ := strings.Cut(s, " ")
-		r, err := ParseRule(rest, kind, kind == "--port")
+		r, err := ParseRule(rest, kind, kind == "--port", templates.Delims{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,16 +156,16 @@ func TestNotPublished(t *testing.T) {
 
 func TestNamesAndDuplicates(t *testing.T) {
 	for _, s := range []string{"1X=9092", "A-B=9092", "=9092", "A B=9092", "Ä=9092"} {
-		if _, err := ParseRule(s, "--port", true); err == nil {
+		if _, err := ParseRule(s, "--port", true, templates.Delims{}); err == nil {
 			t.Errorf("ParseRule(%q) accepted an invalid name", s)
 		}
 	}
 	for _, s := range []string{"X=90x", "X=", "X"} {
-		if _, err := ParseRule(s, "--port", true); err == nil {
+		if _, err := ParseRule(s, "--port", true, templates.Delims{}); err == nil {
 			t.Errorf("ParseRule(%q) accepted", s)
 		}
 	}
-	if _, err := ParseRule("X={{port", "--set", false); err == nil {
+	if _, err := ParseRule("X={{port", "--set", false, templates.Delims{}); err == nil {
 		t.Error("a malformed template was accepted")
 	}
 	_, err := Merge(rules(t, "--port A=9092", "--set A=x"), nil)

@@ -29,6 +29,7 @@ type settings struct {
 	Timeout   time.Duration `envconfig:"TIMEOUT" default:"10s"`
 	Optional  bool          `envconfig:"OPTIONAL"`
 	HostIP    string        `envconfig:"HOST_IP"`
+	Delims    string        `envconfig:"DELIMS"`
 	LogLevel  string        `envconfig:"LOG_LEVEL" default:"info"`
 }
 
@@ -36,6 +37,7 @@ type settings struct {
 type config struct {
 	settings
 	vars    vars.Config
+	delims  templates.Delims
 	command []string
 	version bool
 
@@ -93,6 +95,7 @@ func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 	fs.DurationVar(&s.Timeout, "timeout", s.Timeout, "how long to wait for the engine and for published ports (PORTENV_TIMEOUT)")
 	fs.BoolVar(&s.Optional, "optional", s.Optional, "if discovery fails, warn and still run COMMAND, without the variables (PORTENV_OPTIONAL)")
 	fs.StringVar(&s.HostIP, "host-ip", s.HostIP, "the `IP` to report for bindings on 0.0.0.0 / :: (PORTENV_HOST_IP)")
+	fs.StringVar(&s.Delims, "delims", s.Delims, "`LEFT,RIGHT` delimiters of --set and --template templates instead of {{,}}, such as '[[,]]' where Swarm would expand {{ }} (PORTENV_DELIMS)")
 	fs.BoolVar(&quiet, "q", false, "log errors only (PORTENV_LOG_LEVEL=error)")
 	fs.BoolVar(&verbose, "v", false, "log how the container was found and what was set (PORTENV_LOG_LEVEL=debug)")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
@@ -131,23 +134,28 @@ func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 		return nil, usagef("--host-ip %q is not an IP address", s.HostIP)
 	}
 
+	delims, err := templates.ParseDelims(s.Delims)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+
 	var flagRules, envRules []vars.Rule
 	for _, p := range ports {
-		r, err := vars.ParseRule(p, "--port", true)
+		r, err := vars.ParseRule(p, "--port", true, delims)
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
 		flagRules = append(flagRules, r)
 	}
 	for _, p := range sets {
-		r, err := vars.ParseRule(p, "--set", false)
+		r, err := vars.ParseRule(p, "--set", false, delims)
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
 		flagRules = append(flagRules, r)
 	}
 	for _, p := range s.Ports {
-		r, err := vars.ParseRule(strings.TrimSpace(p), "PORTENV_PORTS", true)
+		r, err := vars.ParseRule(strings.TrimSpace(p), "PORTENV_PORTS", true, delims)
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
@@ -159,7 +167,7 @@ func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 		if !ok {
 			continue
 		}
-		r, err := vars.ParseRule(name+"="+v, k, false)
+		r, err := vars.ParseRule(name+"="+v, k, false, delims)
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
@@ -170,6 +178,7 @@ func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 		return nil, usagef("%v", err)
 	}
 	c.settings = s
+	c.delims = delims
 	c.vars = vars.Config{Prefix: s.Prefix, NoAuto: s.NoAuto, Force: s.Force, HostIP: s.HostIP, Rules: rules}
 	return c, nil
 }

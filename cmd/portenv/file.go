@@ -12,6 +12,9 @@ import (
 // addresses and ports, meant to be read by other users of the container.
 const outputMode = 0o644
 
+// rename is os.Rename; tests replace it to make the last step fail.
+var rename = os.Rename
+
 // writeFile writes path atomically: the content goes to a temporary file
 // in the same directory, which is renamed over path only once complete. On
 // any failure path is left as it was.
@@ -41,10 +44,10 @@ func writeFile(path string, content func(io.Writer) error) (err error) {
 		err = tmp.Close()
 	}
 	if err == nil {
-		err = os.Rename(tmp.Name(), path)
+		err = rename(tmp.Name(), path)
 	}
 	if err != nil {
-		return fmt.Errorf("cannot write %s: %v", path, err)
+		return fmt.Errorf("cannot write %s: %v; the file was left as it was", path, err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"sort"
 
 	"github.com/portenv/portenv/discover"
 	"github.com/portenv/portenv/templates"
@@ -98,6 +99,7 @@ func discoverVars(cfg *config, environ []string, log *logger) (map[string]string
 		return nil, err
 	}
 	defer engine.Close()
+	engine.Warnf = log.Warnf
 	log.Debugf("engine %s, API %s", engine.Endpoint, engine.APIVersion)
 	c, tried, err := engine.Self(ctx, discover.SelfOptions{Container: cfg.Container})
 	for _, a := range tried {
@@ -108,13 +110,23 @@ func discoverVars(cfg *config, environ []string, log *logger) (map[string]string
 	}
 	getenv := envLookup(environ)
 	info := func() (string, string, error) { return engine.Info(ctx) }
-	cfg.renderer = templates.NewRenderer(c, cfg.HostIP, func(k string) string { v, _ := getenv(k); return v }, info)
+	cfg.renderer = templates.NewRenderer(c, cfg.HostIP, func(k string) string { v, _ := getenv(k); return v }, info).WithDelims(cfg.delims)
 	res, err := vars.Build(c, cfg.vars, cfg.renderer, getenv, log.Infof)
 	if err != nil {
 		return nil, err
 	}
-	for name, v := range res.Set {
-		log.Debugf("set %s=%s", name, v)
+	if c.NetworkMode == "host" && !cfg.NoAuto {
+		log.Infof("container %s uses the host's network (--network host), so no port is published and no %sPORT_ variable is set; its ports are reached on the host at their own numbers", c.Name, cfg.Prefix)
+	}
+	if log.level >= 2 {
+		names := make([]string, 0, len(res.Set))
+		for name := range res.Set {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			log.Debugf("set %s=%s", name, res.Set[name])
+		}
 	}
 	return res.Set, nil
 }
@@ -146,7 +158,7 @@ func cutEnv(kv string) (string, string, bool) {
 func (c *config) render(w io.Writer, set map[string]string) error {
 	r := c.renderer
 	if r == nil {
-		r = templates.NewRenderer(&discover.Container{}, c.HostIP, os.Getenv, nil)
+		r = templates.NewRenderer(&discover.Container{}, c.HostIP, os.Getenv, nil).WithDelims(c.delims)
 	}
 	if c.Template != "" {
 		return r.File(w, c.Template, set)

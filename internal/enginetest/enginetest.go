@@ -115,13 +115,38 @@ func ImportImage(t testing.TB, tag string, extra map[string][]byte) {
 }
 
 func importImage(tag, bin string, extra map[string][]byte) error {
+	tarball, err := rootfs(bin, extra)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("docker", "import", "--change", "ENV PATH=/usr/local/bin:/bin", "-", tag)
+	cmd.Stdin = bytes.NewReader(tarball)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("docker import: %v: %s", err, out)
+	}
+	return nil
+}
+
+// RootfsTar returns the test image's root file system as a tar, for other
+// engines' import commands (podman import). Its PATH must be set on
+// import to /usr/local/bin:/bin.
+func RootfsTar(t testing.TB) []byte {
+	t.Helper()
+	tarball, err := rootfs(Binary(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tarball
+}
+
+func rootfs(bin string, extra map[string][]byte) ([]byte, error) {
 	bb, err := os.ReadFile(Busybox)
 	if err != nil {
-		return fmt.Errorf("the test image needs a static busybox at %s (apt-get install busybox-static): %v", Busybox, err)
+		return nil, fmt.Errorf("the test image needs a static busybox at %s (apt-get install busybox-static): %v", Busybox, err)
 	}
 	pe, err := os.ReadFile(bin)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -132,7 +157,7 @@ func importImage(tag, bin string, extra map[string][]byte) error {
 			mode = 0o1777
 		}
 		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: mode}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	file := func(name string, mode int64, data []byte) error {
@@ -143,36 +168,31 @@ func importImage(tag, bin string, extra map[string][]byte) error {
 		return err
 	}
 	if err := file("bin/busybox", 0o755, bb); err != nil {
-		return err
+		return nil, err
 	}
 	if err := file("usr/local/bin/portenv", 0o755, pe); err != nil {
-		return err
+		return nil, err
 	}
 	if err := file("etc/passwd", 0o644, []byte("root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")); err != nil {
-		return err
+		return nil, err
 	}
 	if err := file("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n")); err != nil {
-		return err
+		return nil, err
 	}
 	for name, data := range extra {
 		if err := file(strings.TrimPrefix(name, "/"), 0o755, data); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, applet := range []string{"sh", "env", "cat", "echo", "sleep", "id", "ls", "true", "false", "grep", "sort", "test", "printf"} {
 		if err := tw.WriteHeader(&tar.Header{Name: "bin/" + applet, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return err
+		return nil, err
 	}
-	cmd := exec.Command("docker", "import", "--change", "ENV PATH=/usr/local/bin:/bin", "-", tag)
-	cmd.Stdin = &buf
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("docker import: %v: %s", err, out)
-	}
-	return nil
+	return buf.Bytes(), nil
 }
 
 // Docker runs the docker CLI and returns its stdout, failing the test on

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs rootful Podman on Debian for the Podman engine test
+# (cmd/portenv/podman_test.go). Safe to run again. The test starts and stops
+# `podman system service` itself and passes its own --ulimit values, so no
+# configuration file is needed.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+if ! command -v podman >/dev/null; then
+  echo "== installing podman"
+  apt-get update -qq
+  # With its recommends: netavark and aardvark-dns (networks, -p),
+  # conmon, slirp4netns, uidmap, fuse-overlayfs.
+  apt-get install -y -qq podman >/dev/null
+fi
+podman version --format 'podman {{.Client.Version}}'

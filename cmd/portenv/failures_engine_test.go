@@ -1,0 +1,493 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/portenv/portenv/internal/enginetest"
+	"github.com/portenv/portenv/internal/readproxy"
+)
+
+const socketMount = "/var/run/docker.sock:/var/run/docker.sock"
+
+// runContainer runs the test image and waits for it to end. Unlike
+// enginetest.Run it mounts no socket: each test says what it mounts.
+func runContainer(t *testing.T, name string, dockerArgs []string, command ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	args := append([]string{"run", "--name", name}, dockerArgs...)
+	args = append(args, enginetest.BuildImage(t))
+	stdout, stderr, err := enginetest.DockerResult(append(args, command...)...)
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("docker run: %v: %s", err, stderr)
+	}
+	return stdout, stderr, code
+}
+
+// startKept starts a container that is to print enginetest.Marker and stay
+// up, so that its bindings can be compared with what it printed.
+func startKept(t *testing.T, name string, dockerArgs []string, command ...string) (stdout, stderr string) {
+	t.Helper()
+	args := append([]string{"run", "-d", "--name", name}, dockerArgs...)
+	args = append(args, enginetest.BuildImage(t))
+	enginetest.Docker(t, append(args, command...)...)
+	return enginetest.Output(t, name)
+}
+
+// andWait is the end of a shell script in a kept container.
+const andWait = "; echo " + enginetest.Marker + "; exec sleep 600"
+
+// socketDir makes a directory for a unix socket that containers mount,
+// with a path short enough for sun_path.
+func socketDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pe-e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// silentSocket listens on a unix socket, accepts connections and never
+// answers, as an engine that hangs does.
+func silentSocket(t *testing.T) string {
+	t.Helper()
+	sock := filepath.Join(socketDir(t), "silent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return sock
+}
+
+func socketGID(t *testing.T) uint32 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat("/var/run/docker.sock", &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Gid
+}
+
+const noSocket = "no Docker socket at /var/run/docker.sock in this container (DOCKER_HOST is not set, so portenv looked there); mount it with -v /var/run/docker.sock:/var/run/docker.sock:ro, or set DOCKER_HOST to the engine's address"
+
+// Every failure of contract section 7 that the engine can produce, with
+// the exact line portenv prints and its exit code.
+func TestEngineFailureMessages(t *testing.T) {
+	enginetest.Require(t)
+	gid := socketGID(t)
+	for _, tc := range []struct {
+		name    string
+		docker  []string
+		portenv []string
+		code    int
+		stderr  string // {name} is the container's name
+	}{
+		{
+			name:   "no-socket",
+			code:   1,
+			stderr: "portenv: " + noSocket + "\n",
+		},
+		{
+			name:   "permission",
+			docker: []string{"-v", socketMount, "--user", "65534"},
+			code:   1,
+			stderr: fmt.Sprintf("portenv: permission denied connecting to the Docker socket /var/run/docker.sock (owner uid 0, group id %d, mode 0660); this process runs as uid 65534 with gids 65534; start the container with --group-add %d (group_add: [\"%d\"] in Compose), or as a user of group %d\n", gid, gid, gid, gid),
+		},
+		{
+			name:   "permission-fixed-by-group-add",
+			docker: []string{"-v", socketMount, "--user", "65534", "--group-add", fmt.Sprint(gid), "-p", "9092"},
+			code:   0,
+		},
+		{
+			name:    "never-answers",
+			docker:  []string{"-v", silentSocket(t) + ":/var/run/docker.sock"},
+			portenv: []string{"--timeout", "2s"},
+			code:    1,
+			stderr:  "portenv: the engine at unix:///var/run/docker.sock did not answer HEAD /_ping within 2s (--timeout); check that the engine runs and that this is its address, or raise --timeout\n",
+		},
+		{
+			name:    "not-found",
+			docker:  []string{"-v", socketMount},
+			portenv: []string{"--container", "portenv-e2e-no-such-container"},
+			code:    1,
+			stderr:  `portenv: no container "portenv-e2e-no-such-container" on the engine at unix:///var/run/docker.sock (GET /containers/portenv-e2e-no-such-container/json answered 404); check the id or name given to --container (docker ps lists them) and that DOCKER_HOST is the engine that runs it` + "\n",
+		},
+		{
+			name:    "not-published",
+			docker:  []string{"-v", socketMount, "-p", "9092", "-p", "127.0.0.1::53/udp"},
+			portenv: []string{"--port", "ADMIN_PORT=9999"},
+			code:    1,
+			stderr:  "portenv: --port ADMIN_PORT: port 9999/tcp of container {name} is not published; publish it with -p 9999; published: 9092/tcp, 53/udp\n",
+		},
+		{
+			name:    "exposed-not-published",
+			docker:  []string{"-v", socketMount, "-p", "9092", "--expose", "7000"},
+			portenv: []string{"--port", "JMX_PORT=7000"},
+			code:    1,
+			stderr:  `portenv: --port JMX_PORT: port 7000/tcp of container {name} is exposed but not published; publish it with -p 7000 (or ports: ["7000"] in Compose); published: 9092/tcp` + "\n",
+		},
+		{
+			name:    "host-network-port",
+			docker:  []string{"-v", socketMount, "--network", "host"},
+			portenv: []string{"--port", "KAFKA_ADVERTISED_PORT=9092"},
+			code:    1,
+			stderr:  "portenv: --port KAFKA_ADVERTISED_PORT: container {name} uses the host's network (--network host), so no port is published; port 9092/tcp is reached on the host at 9092 itself: use that number, or give the container its own network and publish the port with -p 9092\n",
+		},
+		{
+			name:   "host-network-auto",
+			docker: []string{"-v", socketMount, "--network", "host"},
+			code:   0,
+			stderr: "portenv: container {name} uses the host's network (--network host), so no port is published and no HOST_PORT_ variable is set; its ports are reached on the host at their own numbers\n",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := enginetest.Name(t, "fail-"+tc.name)
+			cmd := append(append([]string{"portenv"}, tc.portenv...), "--", "sh", "-c", "echo ran")
+			out, errOut, code := runContainer(t, name, tc.docker, cmd...)
+			wantOut := ""
+			if tc.code == 0 {
+				wantOut = "ran\n"
+			}
+			wantErr := strings.ReplaceAll(tc.stderr, "{name}", name)
+			if code != tc.code || out != wantOut || errOut != wantErr {
+				t.Errorf("exit %d, stdout %q, stderr\n got %q\nwant exit %d, stdout %q, stderr\n     %q", code, out, errOut, tc.code, wantOut, wantErr)
+			}
+			t.Logf("exit %d; stderr: %s", code, errOut)
+		})
+	}
+}
+
+func TestEngineOptional(t *testing.T) {
+	enginetest.Require(t)
+	name := enginetest.Name(t, "optional")
+	out, errOut, code := runContainer(t, name, []string{"-p", "9092"},
+		"portenv", "--optional", "--", "sh", "-c", `echo "ran ${HOST_PORT_9092:-without HOST_PORT_9092}"`)
+	want := "portenv: warning: " + noSocket + "; going on without the variables (--optional)\n"
+	if code != 0 || out != "ran without HOST_PORT_9092\n" || errOut != want {
+		t.Errorf("exit %d, stdout %q, stderr\n got %q\nwant exit 0, stdout \"ran without HOST_PORT_9092\\n\", stderr\n     %q", code, out, errOut, want)
+	}
+}
+
+// DOCKER_API_VERSION=1.22, as wurstmeister's compose file sets it, is a
+// version this engine accepts, so it is used as it is; a version the engine
+// refuses is dropped for the negotiated one, with a warning.
+func TestEngineAPIVersionPin(t *testing.T) {
+	enginetest.Require(t)
+	api := enginetest.Docker(t, "version", "--format", "{{.Server.APIVersion}}")
+	for _, tc := range []struct{ pin, stderr string }{
+		{"1.22", ""},
+		{"1.99", "portenv: warning: the engine refused API version 1.99 set by DOCKER_API_VERSION (client version 1.99 is too new. Maximum supported API version is " + api + "); using the negotiated version " + api + " instead; remove DOCKER_API_VERSION from the container's environment\n"},
+	} {
+		t.Run(tc.pin, func(t *testing.T) {
+			name := enginetest.Name(t, "api")
+			out, errOut := startKept(t, name, []string{"-v", socketMount, "-p", "9092", "-e", "DOCKER_API_VERSION=" + tc.pin},
+				"portenv", "--", "sh", "-c", "echo $HOST_PORT_9092"+andWait)
+			want := enginetest.HostPort(t, name, "9092/tcp") + "\n"
+			if out != want || errOut != tc.stderr {
+				t.Errorf("stdout %q, stderr\n got %q\nwant stdout %q, stderr\n     %q", out, errOut, want, tc.stderr)
+			}
+		})
+	}
+}
+
+// With --network container:<other>, the other container's bindings are the
+// ones read, whether this container is named or found by itself.
+func TestEngineNetworkOfOtherContainer(t *testing.T) {
+	enginetest.Require(t)
+	owner := enginetest.Name(t, "netowner")
+	enginetest.Docker(t, "run", "-d", "--name", owner, "-p", "9092", "-p", "127.0.0.1::53/udp", enginetest.BuildImage(t), "sleep", "600")
+	p9092, p53 := enginetest.HostPort(t, owner, "9092/tcp"), enginetest.HostPort(t, owner, "53/udp")
+	for _, named := range []bool{true, false} {
+		t.Run(fmt.Sprintf("container-flag-%v", named), func(t *testing.T) {
+			name := enginetest.Name(t, "netuser")
+			cmd := []string{"portenv", "-v"}
+			if named {
+				cmd = append(cmd, "--container", name)
+			}
+			cmd = append(cmd, "--", "sh", "-c", `echo "$HOST_PORT_9092 $HOST_PORT_53_UDP $HOST_IP_53_UDP"`)
+			out, errOut, code := runContainer(t, name, []string{"-v", socketMount, "--network", "container:" + owner}, cmd...)
+			if want := p9092 + " " + p53 + " 127.0.0.1\n"; code != 0 || out != want {
+				t.Errorf("exit %d, stdout %q, want %q; stderr:\n%s", code, out, want, errOut)
+			}
+			if named {
+				id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
+				want := "portenv: find container by --container: container " + id[:12] + " (" + name + ")\n" +
+					"portenv: find container by network: shares the network of container " + owner + "; its published ports are used\n"
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr lacks\n%s\nin\n%s", want, errOut)
+				}
+			}
+			t.Logf("stderr:\n%s", errOut)
+		})
+	}
+}
+
+// portenv asks the engine GET and HEAD only, and in the common case exactly
+// HEAD /_ping and GET /containers/{id}/json; /info only for .Host.Name. It
+// works behind a read-only proxy that allows only those.
+func TestEngineReadOnlyProxy(t *testing.T) {
+	enginetest.Require(t)
+	hostName := enginetest.Docker(t, "info", "--format", "{{.Name}}")
+	for _, tc := range []struct {
+		name     string
+		allow    []string
+		set      []string
+		code     int
+		stdout   string // {port} is the container's host port of 9092
+		stderr   string
+		requests []string // {id} is the container's id
+	}{
+		{
+			name:     "common-case",
+			allow:    []string{"/_ping", "/containers/*/json"},
+			code:     0,
+			stdout:   "{port} -\n",
+			requests: []string{"HEAD /_ping", "GET /containers/{id}/json"},
+		},
+		{
+			name:     "host-name",
+			allow:    []string{"/_ping", "/containers/*/json", "/info"},
+			set:      []string{"--set", "ADVERTISED={{.Host.Name}}:{{port \"9092\"}}"},
+			code:     0,
+			stdout:   "{port} " + hostName + ":{port}\n",
+			requests: []string{"HEAD /_ping", "GET /containers/{id}/json", "GET /info"},
+		},
+		{
+			name:     "host-name-forbidden",
+			allow:    []string{"/_ping", "/containers/*/json"},
+			set:      []string{"--set", "ADVERTISED={{.Host.Name}}:{{port \"9092\"}}"},
+			code:     1,
+			stderr:   `portenv: --set ADVERTISED: template: ADVERTISED:1:7: executing "ADVERTISED" at <.Host.Name>: error calling Name: the engine at unix:///var/run/docker.sock forbade GET /info (403: read-only proxy: GET /info is not allowed); a socket proxy in front of the engine must allow HEAD and GET on /_ping and /containers/{id}/json, and /info when a template uses .Host.Name` + "\n",
+			requests: []string{"HEAD /_ping", "GET /containers/{id}/json", "GET /info"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := filepath.Join(socketDir(t), "ro.sock")
+			proxy := readproxy.New("/var/run/docker.sock", tc.allow...)
+			stop, err := readproxy.Serve(sock, proxy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			name := enginetest.Name(t, "proxy")
+			docker := []string{"-v", sock + ":/var/run/docker.sock", "-p", "9092"}
+			cmd := append(append([]string{"portenv"}, tc.set...), "--", "sh", "-c", `echo "$HOST_PORT_9092 ${ADVERTISED:--}"`)
+			var out, errOut, wantOut string
+			code := 0
+			if tc.code == 0 {
+				cmd[len(cmd)-1] += andWait
+				out, errOut = startKept(t, name, docker, cmd...)
+				wantOut = strings.ReplaceAll(tc.stdout, "{port}", enginetest.HostPort(t, name, "9092/tcp"))
+			} else {
+				out, errOut, code = runContainer(t, name, docker, cmd...)
+			}
+			id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
+			if code != tc.code || out != wantOut || errOut != tc.stderr {
+				t.Errorf("exit %d, stdout %q, stderr\n got %q\nwant exit %d, stdout %q, stderr\n     %q", code, out, errOut, tc.code, wantOut, tc.stderr)
+			}
+			got := proxy.Requests()
+			want := strings.Split(strings.ReplaceAll(strings.Join(tc.requests, "\n"), "{id}", id), "\n")
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("requests through the proxy:\n got %q\nwant %q", got, want)
+			}
+			t.Logf("requests: %q", got)
+		})
+	}
+}
+
+// Twenty containers started at once each get their own ports.
+func TestEngineManyAtOnce(t *testing.T) {
+	enginetest.Require(t)
+	image := enginetest.BuildImage(t)
+	const n = 20
+	names := make([]string, n)
+	for i := range names {
+		names[i] = enginetest.Name(t, fmt.Sprintf("load%02d", i))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errOut, err := enginetest.DockerResult("run", "-d", "--name", name, "-v", socketMount, "-p", "9092", image,
+				"portenv", "--", "sh", "-c", "echo HOST_PORT_9092=$HOST_PORT_9092; echo "+enginetest.Marker+"; exec sleep 600")
+			if err != nil {
+				errs[i] = fmt.Errorf("docker run %s: %v: %s", name, err, errOut)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, name := range names {
+		out, errOut := enginetest.Output(t, name)
+		want := enginetest.HostPort(t, name, "9092/tcp")
+		if out != "HOST_PORT_9092="+want+"\n" || errOut != "" {
+			t.Errorf("%s: stdout %q, stderr %q; want HOST_PORT_9092=%s", name, out, errOut, want)
+		}
+		if other, ok := seen[want]; ok {
+			t.Errorf("%s and %s both have host port %s", name, other, want)
+		}
+		seen[want] = name
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct host ports, want %d", len(seen), n)
+	}
+}
+
+// -v tells how the container was found and what was set, but never the
+// container's environment, nor anything of other containers.
+func TestEngineVerboseKeepsSecrets(t *testing.T) {
+	enginetest.Require(t)
+	const secret, otherSecret = "s3cr3t-own-Zq81", "s3cr3t-other-Kx42"
+	other := enginetest.Name(t, "other")
+	enginetest.Docker(t, "run", "-d", "--name", other, "-e", "PASSWORD="+otherSecret, "-l", "token="+otherSecret, "-p", "9092",
+		enginetest.BuildImage(t), "sleep", "600")
+	name := enginetest.Name(t, "secret")
+	out, errOut := startKept(t, name, []string{"-v", socketMount, "-p", "9092", "-e", "SECRET=" + secret},
+		"portenv", "-v", "--set", "GREETING=hello", "--", "sh", "-c", "echo ran"+andWait)
+	if out != "ran\n" {
+		t.Fatalf("stdout %q, stderr %s", out, errOut)
+	}
+	for _, s := range []string{secret, otherSecret, other} {
+		if strings.Contains(out+errOut, s) {
+			t.Errorf("%q printed:\nstdout %s\nstderr %s", s, out, errOut)
+		}
+	}
+	id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
+	api := enginetest.Docker(t, "version", "--format", "{{.Server.APIVersion}}")
+	want := "portenv: engine unix:///var/run/docker.sock, API " + api + "\n" +
+		"portenv: find container by mountinfo: container " + id[:12] + " (" + name + ") from /proc/self/mountinfo\n" +
+		"portenv: set GREETING=hello\n" +
+		"portenv: set HOST_PORT_9092=" + enginetest.HostPort(t, name, "9092/tcp") + "\n"
+	if errOut != want {
+		t.Errorf("stderr\n got %q\nwant %q", errOut, want)
+	}
+
+	// Where a template asks for the secret, it is the user's to print.
+	name2 := enginetest.Name(t, "secret-asked")
+	out, errOut, code := runContainer(t, name2, []string{"-v", socketMount, "-e", "SECRET=" + secret},
+		"portenv", "-v", "--set", `COPY={{env "SECRET"}}`, "--", "sh", "-c", "echo ran")
+	if code != 0 || out != "ran\n" || strings.Count(errOut, secret) != 1 || !strings.Contains(errOut, "portenv: set COPY="+secret+"\n") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want the secret once, in the line that sets COPY", code, out, errOut)
+	}
+}
+
+// -q leaves only errors on stderr; the default level adds notes.
+func TestEngineQuiet(t *testing.T) {
+	enginetest.Require(t)
+	for _, tc := range []struct {
+		flags  []string
+		code   int
+		stderr string
+	}{
+		{nil, 0, "portenv: KAFKA_ADVERTISED_PORT is already set; leaving it as it is (--force overwrites it)\n"},
+		{[]string{"-q"}, 0, ""},
+		{[]string{"-q", "--port", "ADMIN=9999"}, 1, "portenv: --port ADMIN: port 9999/tcp of container {name} is not published; publish it with -p 9999; published: 9092/tcp\n"},
+	} {
+		t.Run(strings.Join(tc.flags, " "), func(t *testing.T) {
+			name := enginetest.Name(t, "quiet")
+			cmd := append(append([]string{"portenv", "--port", "KAFKA_ADVERTISED_PORT=9092"}, tc.flags...), "--", "true")
+			out, errOut, code := runContainer(t, name, []string{"-v", socketMount, "-p", "9092", "-e", "KAFKA_ADVERTISED_PORT=1234"}, cmd...)
+			want := strings.ReplaceAll(tc.stderr, "{name}", name)
+			if code != tc.code || out != "" || errOut != want {
+				t.Errorf("exit %d, stdout %q, stderr\n got %q\nwant exit %d, stderr\n     %q", code, out, errOut, tc.code, want)
+			}
+		})
+	}
+}
+
+func TestEngineDoctor(t *testing.T) {
+	enginetest.Require(t)
+	api := enginetest.Docker(t, "version", "--format", "{{.Server.APIVersion}}")
+	t.Run("ok", func(t *testing.T) {
+		name := enginetest.Name(t, "doctor")
+		out, errOut := startKept(t, name,
+			[]string{"-v", socketMount, "-p", "9092", "-p", "127.0.0.1::53/udp", "--expose", "7000", "-e", "KAFKA_ADVERTISED_PORT=1234"},
+			"sh", "-c", `portenv doctor --port KAFKA_ADVERTISED_PORT=9092; echo "exit $?"`+andWait)
+		id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
+		p9092, p53 := enginetest.HostPort(t, name, "9092/tcp"), enginetest.HostPort(t, name, "53/udp")
+		want := "Engine: unix:///var/run/docker.sock (the default; DOCKER_HOST is not set)\n" +
+			"  answers; API version " + api + ", negotiated (the engine offers up to " + api + ")\n" +
+			"Finding this container (+ found, - did not):\n" +
+			"  + mountinfo     container " + id[:12] + " (" + name + ") from /proc/self/mountinfo\n" +
+			"Container: " + name + " (id " + id[:12] + ", hostname " + id[:12] + ", image " + enginetest.Image + ", network default)\n" +
+			"Published ports:\n" +
+			"  9092/tcp   -> 0.0.0.0:" + p9092 + "\n" +
+			"  9092/tcp   -> [::]:" + p9092 + "\n" +
+			"  53/udp     -> 127.0.0.1:" + p53 + "\n" +
+			"Exposed but not published (no variable; publish with -p): 7000/tcp\n" +
+			"Note: KAFKA_ADVERTISED_PORT is already set; leaving it as it is (--force overwrites it)\n" +
+			"Variables portenv would set:\n" +
+			"  HOST_IP_53_UDP=127.0.0.1\n" +
+			"  HOST_PORT_53_UDP=" + p53 + "\n" +
+			"  HOST_PORT_9092=" + p9092 + "\n" +
+			"OK\n" +
+			"exit 0\n"
+		if out != want || errOut != "" {
+			t.Errorf("stderr %q, stdout\n%s\nwant stdout\n%s", errOut, out, want)
+		}
+	})
+	t.Run("no-socket", func(t *testing.T) {
+		name := enginetest.Name(t, "doctor-nosock")
+		out, errOut, code := runContainer(t, name, nil, "portenv", "doctor")
+		want := "Engine: unix:///var/run/docker.sock (the default; DOCKER_HOST is not set)\n" +
+			"PROBLEM: " + noSocket + "\n"
+		if code != 1 || out != want || errOut != "" {
+			t.Errorf("exit %d, stderr %q, stdout\n%s\nwant exit 1, stdout\n%s", code, errOut, out, want)
+		}
+	})
+	t.Run("exposed-not-published", func(t *testing.T) {
+		name := enginetest.Name(t, "doctor-exposed")
+		out, _, code := runContainer(t, name, []string{"-v", socketMount, "--expose", "7000"}, "portenv", "doctor", "--port", "JMX_PORT=7000")
+		id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
+		want := "Engine: unix:///var/run/docker.sock (the default; DOCKER_HOST is not set)\n" +
+			"  answers; API version " + api + ", negotiated (the engine offers up to " + api + ")\n" +
+			"Finding this container (+ found, - did not):\n" +
+			"  + mountinfo     container " + id[:12] + " (" + name + ") from /proc/self/mountinfo\n" +
+			"Container: " + name + " (id " + id[:12] + ", hostname " + id[:12] + ", image " + enginetest.Image + ", network default)\n" +
+			"Published ports: none\n" +
+			"Exposed but not published (no variable; publish with -p): 7000/tcp\n" +
+			`PROBLEM: --port JMX_PORT: port 7000/tcp of container ` + name + ` is exposed but not published; publish it with -p 7000 (or ports: ["7000"] in Compose); no port of this container is published` + "\n"
+		if code != 1 || out != want {
+			t.Errorf("exit %d, stdout\n%s\nwant exit 1, stdout\n%s", code, out, want)
+		}
+	})
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/portenv/portenv/internal/enginetest"
+)
+
+// podmanSocket is the Docker-compatible API socket the Podman test uses;
+// the test starts `podman system service` on it unless it answers already.
+const podmanSocket = "/run/podman-portenv-test.sock"
+
+const podmanImage = "localhost/portenv-test:podman"
+
+// requirePodman skips the test, loudly, when rootful Podman cannot run
+// here; with PORTENV_E2E=1 it fails instead.
+func requirePodman(t *testing.T) {
+	t.Helper()
+	why := ""
+	if _, err := exec.LookPath("podman"); err != nil {
+		why = "podman is not installed (apt-get install podman, or .ci/podman-setup.sh)"
+	} else if os.Geteuid() != 0 {
+		why = "the Podman test runs rootful Podman and needs root"
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("PORTENV_E2E") == "1" {
+		t.Fatalf("PORTENV_E2E=1 but %s", why)
+	}
+	t.Skipf("SKIPPING PODMAN TEST: %s; set PORTENV_E2E=1 to make this a failure", why)
+}
+
+func podman(t *testing.T, stdin []byte, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "podman", args...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("podman %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, o.String(), e.String())
+	}
+	return strings.TrimSpace(o.String())
+}
+
+func pingSocket(path string) error {
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		},
+	}}
+	resp, err := c.Get("http://podman/_ping")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// podmanService makes sure the API socket answers, starting `podman system
+// service` if it does not and stopping it when the test ends.
+func podmanService(t *testing.T) {
+	t.Helper()
+	if pingSocket(podmanSocket) == nil {
+		return
+	}
+	var log bytes.Buffer
+	cmd := exec.Command("podman", "system", "service", "--time=0", "unix://"+podmanSocket)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("podman system service: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		os.Remove(podmanSocket)
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := pingSocket(podmanSocket)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("podman system service did not answer on %s within 20s: %v\n%s", podmanSocket, err, log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// podmanOutput waits, bounded, until container name printed
+// enginetest.Marker, and returns what it printed before it.
+func podmanOutput(t *testing.T, name string) (stdout, stderr string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		cmd := exec.Command("podman", "logs", name)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("podman logs %s: %v: %s", name, err, e.String())
+		}
+		if before, _, ok := strings.Cut(o.String(), enginetest.Marker+"\n"); ok {
+			return before, e.String()
+		}
+		state, _ := exec.Command("podman", "inspect", "-f", "{{.State.Status}}", name).Output()
+		if strings.TrimSpace(string(state)) == "exited" || time.Now().After(deadline) {
+			t.Fatalf("container %s (%s) did not print %q\nstdout: %s\nstderr: %s", name, strings.TrimSpace(string(state)), enginetest.Marker, o.String(), e.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// podmanPort is the host port of container port ("9092/tcp") as `podman
+// port` reports it, and the host address.
+func podmanPort(t *testing.T, name, port string) (ip, hostPort string) {
+	t.Helper()
+	out := podman(t, nil, "port", name, port)
+	line, _, _ := strings.Cut(out, "\n")
+	i := strings.LastIndex(line, ":")
+	if i < 0 {
+		t.Fatalf("podman port %s %s: %q", name, port, out)
+	}
+	return line[:i], line[i+1:]
+}
+
+// Podman through its Docker-compatible socket, mounted where portenv looks
+// by default: the bindings come from the compatible API, and the container
+// is found through Podman's mountinfo layout
+// (.../overlay-containers/<id>/userdata/...).
+func TestEnginePodman(t *testing.T) {
+	requirePodman(t)
+	podmanService(t)
+	podman(t, enginetest.RootfsTar(t), "import", "--change", "ENV PATH=/usr/local/bin:/bin", "-", podmanImage)
+	t.Cleanup(func() { exec.Command("podman", "rmi", "-f", podmanImage).Run() })
+
+	name := uniqueName("portenv-e2e-podman")
+	t.Cleanup(func() { exec.Command("podman", "rm", "-f", "-t", "0", name).Run() })
+	// Podman's default rlimits are above what a nested or limited host
+	// allows runc to set; these fit anywhere.
+	podman(t, nil, "run", "-d", "--name", name,
+		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+		"-p", "9092", "-p", "127.0.0.1::53/udp",
+		"-v", podmanSocket+":/var/run/docker.sock",
+		podmanImage,
+		"portenv", "-v", "--port", "KAFKA_ADVERTISED_PORT=9092", "--", "sh", "-c", "env; echo "+enginetest.Marker+"; exec sleep 600")
+	out, errOut := podmanOutput(t, name)
+	_, p9092 := podmanPort(t, name, "9092/tcp")
+	ip53, p53 := podmanPort(t, name, "53/udp")
+	if ip53 != "127.0.0.1" {
+		t.Errorf("podman port %s 53/udp is on %q, want 127.0.0.1", name, ip53)
+	}
+	assertVars(t, envOf(out), map[string]string{
+		"HOST_PORT_9092":        p9092,
+		"HOST_PORT_53_UDP":      p53,
+		"HOST_IP_53_UDP":        "127.0.0.1",
+		"KAFKA_ADVERTISED_PORT": p9092,
+	})
+	id := podman(t, nil, "inspect", "-f", "{{.Id}}", name)
+	want := "find container by mountinfo: container " + id[:12] + " (" + name + ") from /proc/self/mountinfo"
+	if !strings.Contains(errOut, want) {
+		t.Errorf("stderr does not say that mountinfo found the container; want %q in:\n%s", want, errOut)
+	}
+	t.Logf("podman port 9092/tcp -> %s, 53/udp -> 127.0.0.1:%s; identified by mountinfo as %s", p9092, p53, id[:12])
+}

@@ -1,0 +1,161 @@
+package discover
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// swarmEngine answers /_ping, one task container and its service the way
+// a manager or a worker does, and records the requests.
+type swarmEngine struct {
+	ports   map[string][]map[string]string // the container's own bindings
+	status  int                            // of GET /services/{id}
+	body    string
+	mu      sync.Mutex
+	request []string
+}
+
+const svcID = "q1w2e3r4t5y6u7i8o9p0a1s2d"
+
+func (f *swarmEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := versioned.ReplaceAllString(r.URL.Path, "")
+	f.mu.Lock()
+	f.request = append(f.request, r.Method+" "+path)
+	f.mu.Unlock()
+	w.Header().Set("Api-Version", "1.41")
+	w.Header().Set("Content-Type", "application/json")
+	switch path {
+	case "/_ping":
+		w.Write([]byte("OK"))
+	case "/containers/" + idA + "/json":
+		c := inspectJSON(idA, "web.2.t5k1", "c1", f.ports)()
+		c["Config"].(map[string]any)["Labels"] = map[string]string{
+			"com.docker.swarm.service.id":   svcID,
+			"com.docker.swarm.service.name": "web",
+			"com.docker.swarm.task.name":    "web.2.t5k1",
+		}
+		json.NewEncoder(w).Encode(c)
+	case "/services/" + svcID:
+		w.WriteHeader(f.status)
+		w.Write([]byte(f.body))
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"message":"not found"}`))
+	}
+}
+
+func startSwarmFake(t *testing.T, f *swarmEngine) *Engine {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: f}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	t.Setenv("DOCKER_API_VERSION", "")
+	t.Setenv("DOCKER_TLS_VERIFY", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	e, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+const serviceJSON = `{"ID":"` + svcID + `","Spec":{"Name":"web"},"Endpoint":{"Ports":[
+	{"Protocol":"tcp","TargetPort":9092,"PublishedPort":30000,"PublishMode":"ingress"},
+	{"Protocol":"udp","TargetPort":53,"PublishedPort":30001,"PublishMode":"ingress"},
+	{"Protocol":"tcp","TargetPort":8080,"PublishMode":"host"}]}}`
+
+func TestSwarmIngressPortsFromService(t *testing.T) {
+	f := &swarmEngine{status: http.StatusOK, body: serviceJSON}
+	e := startSwarmFake(t, f)
+	c, tried, err := e.Self(context.Background(), SelfOptions{Container: idA})
+	if err != nil {
+		t.Fatalf("Self: %v", err)
+	}
+	want := []Binding{{9092, "tcp", "", 30000}, {53, "udp", "", 30001}}
+	if len(c.Ports) != len(want) || c.Ports[0] != want[0] || c.Ports[1] != want[1] {
+		t.Errorf("ports %+v, want %+v", c.Ports, want)
+	}
+	if b, _, _ := c.Lookup(9092, "tcp"); !b.Wildcard() {
+		t.Errorf("binding %+v from the service is not a wildcard binding", b)
+	}
+	last := tried[len(tried)-1]
+	if wantRes := "task of service web; its ingress ports read from the service (GET /services/" + svcID + "): 9092/tcp -> 30000, 53/udp -> 30001"; last.Method != "swarm" || !last.OK || last.Result != wantRes {
+		t.Errorf("last attempt %+v, want swarm: %s", last, wantRes)
+	}
+	if c.Swarm == nil || c.Swarm.Slot != 2 || c.Swarm.ServiceName != "web" {
+		t.Errorf("task %+v, want service web slot 2", c.Swarm)
+	}
+}
+
+// A task published in host mode has its own bindings: the service is not
+// asked, so this works on a worker too, with no extra request.
+func TestSwarmHostModeAsksNoService(t *testing.T) {
+	f := &swarmEngine{status: http.StatusServiceUnavailable, body: `{"message":"This node is not a swarm manager."}`,
+		ports: map[string][]map[string]string{"9092/tcp": {{"HostIp": "0.0.0.0", "HostPort": "32801"}}}}
+	e := startSwarmFake(t, f)
+	c, _, err := e.Self(context.Background(), SelfOptions{Container: idA})
+	if err != nil {
+		t.Fatalf("Self: %v", err)
+	}
+	if len(c.Ports) != 1 || c.Ports[0].HostPort != 32801 {
+		t.Errorf("ports %+v, want 9092 on 32801", c.Ports)
+	}
+	for _, r := range f.request {
+		if strings.Contains(r, "/services/") {
+			t.Errorf("asked %s for a task in host mode", r)
+		}
+	}
+}
+
+func TestSwarmServiceRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		want   string
+	}{
+		{"worker", http.StatusServiceUnavailable,
+			`{"message":"This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager."}`,
+			"container web.2.t5k1 is a task of Swarm service web, which has no published ports of its own (ingress mode), and the engine at unix://SOCK is a Swarm worker, which refuses to read the service " +
+				"(GET /services/" + svcID + ": This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager.); " +
+				"publish the ports in host mode (--publish mode=host,target=9092, or mode: host in a stack file), or point DOCKER_HOST at a manager's API through a read-only socket proxy"},
+		{"proxy", http.StatusForbidden, `{"message":"forbidden by proxy"}`,
+			"container web.2.t5k1 is a task of Swarm service web, published in ingress mode, and the engine at unix://SOCK forbade GET /services/" + svcID + " (forbidden by proxy); " +
+				"a socket proxy in front of the engine must also allow GET /services/{id} (SERVICES=1 in common proxies), or publish the ports in host mode"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &swarmEngine{status: tc.status, body: tc.body}
+			e := startSwarmFake(t, f)
+			_, tried, err := e.Self(context.Background(), SelfOptions{Container: idA})
+			if err == nil {
+				t.Fatal("Self succeeded")
+			}
+			want := strings.ReplaceAll(tc.want, "unix://SOCK", e.Endpoint)
+			if err.Error() != want {
+				t.Errorf("\n got %s\nwant %s", err, want)
+			}
+			if last := tried[len(tried)-1]; last.Method != "swarm" || last.OK {
+				t.Errorf("last attempt %+v, want a failed swarm attempt", last)
+			}
+			for _, r := range f.request {
+				if !strings.HasPrefix(r, "GET ") && !strings.HasPrefix(r, "HEAD ") {
+					t.Errorf("request %s is neither GET nor HEAD", r)
+				}
+			}
+		})
+	}
+}
