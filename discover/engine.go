@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -273,15 +272,20 @@ func (e *Engine) timeoutError(what string, last error) error {
 	return errors.New(msg + "; check that the engine runs and that this is its address, or raise --timeout")
 }
 
-var refusedVersion = regexp.MustCompile(`client version \S+ is too (?:old|new)(?:\. \w+ supported API version is [0-9.]*[0-9])?`)
-
 // versionRefusal returns the engine's words when err is its refusal of the
-// API version in use, or "".
+// API version in use ("client version 1.22 is too old. Minimum supported
+// API version is 1.24"), or "".
 func versionRefusal(err error) string {
 	if err == nil {
 		return ""
 	}
-	return refusedVersion.FindString(oneLine(err))
+	msg := oneLine(err)
+	i := strings.Index(msg, "client version ")
+	if i < 0 || !strings.Contains(msg[i:], " is too old") && !strings.Contains(msg[i:], " is too new") {
+		return ""
+	}
+	msg, _, _ = strings.Cut(msg[i:], ", please")
+	return strings.TrimSuffix(msg, ".")
 }
 
 func (e *Engine) apiError(req string, err error) error {

@@ -80,6 +80,9 @@ func (e *Engine) Self(ctx context.Context, opt SelfOptions) (*Container, []Attem
 			return nil, tried, err
 		}
 		tried = append(tried, Attempt{Method: s.method, Result: "container " + c.ID[:12] + " (" + c.Name + ") from " + s.file, OK: true})
+		if s.method == "mountinfo" {
+			c, tried = e.networkSharer(ctx, opt, c, tried)
+		}
 		return e.followNetwork(ctx, c, tried)
 	}
 
@@ -141,6 +144,25 @@ func (e *Engine) followNetwork(ctx context.Context, c *Container, tried []Attemp
 	tried = append(tried, Attempt{Method: "network", Result: "shares the network of container " + o.Name + "; its published ports are used", OK: true})
 	c.Ports, c.Exposed, c.NetworkOf = o.Ports, o.Exposed, o.Name
 	return c, tried, nil
+}
+
+// networkSharer looks past the mounts of a container that shares another's
+// network (--network container:<owner>): the engine gives it the owner's
+// /etc/hostname, /etc/hosts and /etc/resolv.conf, so mountinfo names the
+// owner. Where the cgroup names a different container whose network mode
+// is the owner's, that container is this one. The cgroup read is cheap, and
+// the extra inspection happens only when the two ids differ.
+func (e *Engine) networkSharer(ctx context.Context, opt SelfOptions, owner *Container, tried []Attempt) (*Container, []Attempt) {
+	id, err := readID(filepath.Join(opt.Root, "/proc/self/cgroup"), IDFromCgroup)
+	if err != nil || id == "" || id == owner.ID {
+		return owner, tried
+	}
+	c, err := e.Inspect(ctx, id)
+	if err != nil || c.NetworkMode != "container:"+owner.ID {
+		return owner, tried
+	}
+	tried = append(tried, Attempt{Method: "cgroup", Result: "container " + c.ID[:12] + " (" + c.Name + ") from /proc/self/cgroup, which shares the network of " + owner.Name + ", whose files the mounts name", OK: true})
+	return c, tried
 }
 
 func readID(path string, parse func(io.Reader) (string, error)) (string, error) {

@@ -176,13 +176,14 @@ func (r *Renderer) render(w io.Writer, name, text string, delims Delims, vars ma
 // cleanTemplateError drops text/template's wrapping from the errors of
 // portenv's own functions, whose messages already say what to do.
 func cleanTemplateError(err error) error {
-	var np *discover.NotPublishedError
-	if errors.As(err, &np) {
-		return np
-	}
-	var ve *ValueError
-	if errors.As(err, &ve) {
-		return ve
+	// A function's error reaches here wrapped twice: in text/template's
+	// ExecError, then in "error calling NAME: %w". Errors of the template
+	// itself (a missing field) wrap nothing and keep their position.
+	var ee template.ExecError
+	if errors.As(err, &ee) {
+		if inner := errors.Unwrap(ee.Err); inner != nil {
+			return inner
+		}
 	}
 	return err
 }

@@ -139,7 +139,7 @@ func TestValueErrors(t *testing.T) {
 	r := NewRenderer(testContainer(), "", nil, nil)
 	for text, want := range map[string]string{
 		`{{port "9093"}}`: "port 9093/tcp of container kafka-1 is not published; publish it with -p 9093; published: 9092/tcp, 53/udp",
-		`{{port "x"}}`:    `--set N: template: N:1:2: executing "N" at <port "x">: error calling port: "x" is not a container port; write it as 9092 or 53/udp`,
+		`{{port "x"}}`:    `--set N: "x" is not a container port; write it as 9092 or 53/udp`,
 		`{{.Nope}}`:       `--set N: template: N:1:2: executing "N" at <.Nope>: can't evaluate field Nope in type *templates.Data`,
 	} {
 		_, err := r.Value("N", text)

@@ -238,10 +238,25 @@ func TestEngineNetworkOfOtherContainer(t *testing.T) {
 			if named {
 				cmd = append(cmd, "--container", name)
 			}
-			cmd = append(cmd, "--", "sh", "-c", `echo "$HOST_PORT_9092 $HOST_PORT_53_UDP $HOST_IP_53_UDP"`)
+			cmd = append(cmd, "--set", "ME={{.Container.Name}}", "--", "sh", "-c", `echo "$HOST_PORT_9092 $HOST_PORT_53_UDP $HOST_IP_53_UDP $ME"`)
 			out, errOut, code := runContainer(t, name, []string{"-v", socketMount, "--network", "container:" + owner}, cmd...)
-			if want := p9092 + " " + p53 + " 127.0.0.1\n"; code != 0 || out != want {
+			want := p9092 + " " + p53 + " 127.0.0.1 " + name + "\n"
+			if !named && enginetest.Docker(t, "info", "-f", "{{.CgroupVersion}}") != "1" {
+				// With cgroup v2 the cgroup path names no container, and
+				// the mounts name the owner: the ports are right, the
+				// container is the owner.
+				want = p9092 + " " + p53 + " 127.0.0.1 " + owner + "\n"
+			}
+			if code != 0 || out != want {
 				t.Errorf("exit %d, stdout %q, want %q; stderr:\n%s", code, out, want, errOut)
+			}
+			if !named && strings.HasSuffix(want, " "+name+"\n") {
+				id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
+				want := "portenv: find container by cgroup: container " + id[:12] + " (" + name + ") from /proc/self/cgroup, which shares the network of " + owner + ", whose files the mounts name\n" +
+					"portenv: find container by network: shares the network of container " + owner + "; its published ports are used\n"
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr lacks\n%s\nin\n%s", want, errOut)
+				}
 			}
 			if named {
 				id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
@@ -291,7 +306,7 @@ func TestEngineReadOnlyProxy(t *testing.T) {
 			allow:    []string{"/_ping", "/containers/*/json"},
 			set:      []string{"--set", "ADVERTISED={{.Host.Name}}:{{port \"9092\"}}"},
 			code:     1,
-			stderr:   `portenv: --set ADVERTISED: template: ADVERTISED:1:7: executing "ADVERTISED" at <.Host.Name>: error calling Name: the engine at unix:///var/run/docker.sock forbade GET /info (403: read-only proxy: GET /info is not allowed); a socket proxy in front of the engine must allow HEAD and GET on /_ping and /containers/{id}/json, and /info when a template uses .Host.Name` + "\n",
+			stderr:   `portenv: --set ADVERTISED: the engine at unix:///var/run/docker.sock forbade GET /info (403: read-only proxy: GET /info is not allowed); a socket proxy in front of the engine must allow HEAD and GET on /_ping and /containers/{id}/json, and /info when a template uses .Host.Name` + "\n",
 			requests: []string{"HEAD /_ping", "GET /containers/{id}/json", "GET /info"},
 		},
 	} {
