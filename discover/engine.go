@@ -2,16 +2,18 @@ package discover
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 )
@@ -133,12 +135,19 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 	var pending []string
 	var fail error
 	err := retry(ctx, func() (bool, error) {
-		raw, err := e.cli.ContainerInspect(ctx, ref)
+		switch r, status := e.inspectFast(ctx, ref); status {
+		case http.StatusOK:
+			c, pending = fromInspect(r)
+			return len(pending) == 0, nil
+		case http.StatusNotFound:
+			return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
+		}
+		raw, err := e.inspectByClient(ctx, ref)
 		if refusal := versionRefusal(err); refusal != "" && e.Pinned {
 			if uerr := e.unpin(refusal); uerr != nil {
 				return true, e.apiError("GET /containers/"+ref+"/json", err)
 			}
-			raw, err = e.cli.ContainerInspect(ctx, ref)
+			raw, err = e.inspectByClient(ctx, ref)
 		}
 		if err != nil {
 			if errdefs.IsNotFound(err) {
@@ -166,29 +175,36 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 	return c, nil
 }
 
+// inspectByClient asks through the client, for its mapping of failures to
+// errors (not found, refused version, connection failed).
+func (e *Engine) inspectByClient(ctx context.Context, ref string) (inspectResponse, error) {
+	var r inspectResponse
+	_, raw, err := e.cli.ContainerInspectWithRaw(ctx, ref, false)
+	if err == nil {
+		err = json.Unmarshal(raw, &r)
+	}
+	return r, err
+}
+
 // fromInspect keeps what portenv uses of an inspect response, and lists the
 // ports that are to be published but have no host binding yet.
-func fromInspect(raw container.InspectResponse) (*Container, []string) {
-	c := &Container{}
-	if raw.ContainerJSONBase != nil {
-		c.ID = raw.ID
-		c.Name = strings.TrimPrefix(raw.Name, "/")
-		if raw.HostConfig != nil {
-			c.NetworkMode = string(raw.HostConfig.NetworkMode)
-		}
+func fromInspect(raw inspectResponse) (*Container, []string) {
+	c := &Container{ID: raw.ID, Name: strings.TrimPrefix(raw.Name, "/")}
+	if raw.HostConfig != nil {
+		c.NetworkMode = raw.HostConfig.NetworkMode
 	}
 	if raw.Config != nil {
 		c.Hostname = raw.Config.Hostname
 		c.Image = raw.Config.Image
 		c.Labels = raw.Config.Labels
 		for p := range raw.Config.ExposedPorts {
-			c.Exposed = append(c.Exposed, string(p))
+			c.Exposed = append(c.Exposed, p)
 		}
 	}
 	c.Swarm = swarmTask(c.Labels)
 	if raw.NetworkSettings != nil {
 		for p, bindings := range raw.NetworkSettings.Ports {
-			port, proto, ok := ParsePort(string(p))
+			port, proto, ok := ParsePort(p)
 			if !ok {
 				continue
 			}
@@ -203,14 +219,15 @@ func fromInspect(raw container.InspectResponse) (*Container, []string) {
 	}
 	sortBindings(c.Ports)
 	var pending []string
-	if raw.ContainerJSONBase != nil && raw.HostConfig != nil && raw.State != nil && raw.State.Running {
+	if raw.HostConfig != nil && raw.State != nil && raw.State.Running {
 		for p := range raw.HostConfig.PortBindings {
-			port, proto, ok := ParsePort(string(p))
+			port, proto, ok := ParsePort(p)
 			if ok && len(c.Published(port, proto)) == 0 {
-				pending = append(pending, string(p))
+				pending = append(pending, p)
 			}
 		}
 	}
+	sort.Strings(pending)
 	return c, pending
 }
 

@@ -1,0 +1,100 @@
+package discover
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Over tcp:// with DOCKER_CERT_PATH the client speaks TLS; the direct
+// inspection must too, or it would fall back to a second request.
+func TestInspectOverTLS(t *testing.T) {
+	f := &fakeEngine{containers: map[string]func() map[string]any{
+		"app": inspectJSON(idA, "app", "app", map[string][]map[string]string{"9092/tcp": {{"HostIp": "0.0.0.0", "HostPort": "32769"}}}),
+	}}
+	srv := httptest.NewTLSServer(f)
+	defer srv.Close()
+
+	dir := t.TempDir()
+	writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", srv.Certificate().Raw)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, filepath.Join(dir, "cert.pem"), "CERTIFICATE", der)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, filepath.Join(dir, "key.pem"), "EC PRIVATE KEY", keyDER)
+
+	t.Setenv("DOCKER_HOST", "tcp://"+strings.TrimPrefix(srv.URL, "https://"))
+	t.Setenv("DOCKER_CERT_PATH", dir)
+	t.Setenv("DOCKER_TLS_VERIFY", "")
+	t.Setenv("DOCKER_API_VERSION", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, status := e.inspectFast(ctx, "app"); status != 200 || r.ID != idA {
+		t.Fatalf("direct inspection over TLS: status %d, id %q", status, r.ID)
+	}
+	f.requests = nil
+	c, err := e.Inspect(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID != idA || len(c.Ports) != 1 || c.Ports[0].HostPort != 32769 {
+		t.Errorf("got %+v", c)
+	}
+	if want := []string{"GET /containers/app/json"}; !reflect.DeepEqual(f.requests, want) {
+		t.Errorf("requests %q, want %q", f.requests, want)
+	}
+}
+
+func writePEM(t *testing.T, path, kind string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A container the engine does not know costs one request, not a second
+// one through the client.
+func TestInspectNotFoundIsOneRequest(t *testing.T) {
+	f := &fakeEngine{containers: map[string]func() map[string]any{}}
+	startFake(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	e, err := Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Inspect(ctx, "ghost")
+	if _, ok := err.(*NotFoundError); !ok {
+		t.Fatalf("got %v, want NotFoundError", err)
+	}
+	if want := []string{"HEAD /_ping", "GET /containers/ghost/json"}; !reflect.DeepEqual(f.requests, want) {
+		t.Errorf("requests %q, want %q", f.requests, want)
+	}
+}
