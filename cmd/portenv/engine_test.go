@@ -234,3 +234,23 @@ func TestEngineCommandExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// A --template file renders after discovery, and may still ask the engine
+// for .Host.Name.
+func TestEngineTemplateFile(t *testing.T) {
+	enginetest.Require(t)
+	dir := t.TempDir()
+	tmpl := `{{.Container.Name}} {{.Host.Name}} {{port "9092"}} {{range $k, $v := .Vars}}{{$k}}={{$v}} {{end}}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "t.tmpl"), []byte(tmpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := enginetest.Name(t, "tmpl")
+	enginetest.Start(t, name, []string{"-p", "9092", "-v", dir + ":/tmpl:ro"},
+		"sh", "-c", "portenv --no-auto --port P=9092 --template /tmpl/t.tmpl; echo "+enginetest.Marker+"; exec sleep 600")
+	out, errOut := enginetest.Output(t, name)
+	p := enginetest.HostPort(t, name, "9092/tcp")
+	want := name + " " + enginetest.Docker(t, "info", "-f", "{{.Name}}") + " " + p + " P=" + p + " \n"
+	if out != want || errOut != "" {
+		t.Errorf("got %q (stderr %q), want %q", out, errOut, want)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"sync"
 	"sort"
 
 	"github.com/portenv/portenv/discover"
@@ -60,7 +61,10 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 
-	set, err := discoverVars(cfg, environ, log)
+	set, done, err := discoverVars(cfg, environ, log)
+	// A --template file may still ask the engine (.Host.Name), so the
+	// connection lasts until the output is written.
+	defer done()
 	if err != nil {
 		if !cfg.Optional {
 			log.Errorf("%v", err)
@@ -86,19 +90,21 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	done()
 	return execCommand(cfg.command, environ, set, log)
 }
 
 // discoverVars does the work: reach the engine, find the container, and
-// compute the variables.
-func discoverVars(cfg *config, environ []string, log *logger) (map[string]string, error) {
+// compute the variables. done releases the engine and the timeout; until
+// then templates may still ask the engine.
+func discoverVars(cfg *config, environ []string, log *logger) (set map[string]string, done func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
-	defer cancel()
+	done = cancel
 	engine, err := discover.Connect(ctx)
 	if err != nil {
-		return nil, err
+		return nil, done, err
 	}
-	defer engine.Close()
+	done = sync.OnceFunc(func() { engine.Close(); cancel() })
 	engine.Warnf = log.Warnf
 	log.Debugf("engine %s, API %s", engine.Endpoint, engine.APIVersion)
 	c, tried, err := engine.Self(ctx, discover.SelfOptions{Container: cfg.Container})
@@ -106,14 +112,14 @@ func discoverVars(cfg *config, environ []string, log *logger) (map[string]string
 		log.Debugf("find container by %s: %s", a.Method, a.Result)
 	}
 	if err != nil {
-		return nil, err
+		return nil, done, err
 	}
 	getenv := envLookup(environ)
 	info := func() (string, string, error) { return engine.Info(ctx) }
 	cfg.renderer = templates.NewRenderer(c, cfg.HostIP, func(k string) string { v, _ := getenv(k); return v }, info).WithDelims(cfg.delims)
 	res, err := vars.Build(c, cfg.vars, cfg.renderer, getenv, log.Infof)
 	if err != nil {
-		return nil, err
+		return nil, done, err
 	}
 	if c.NetworkMode == "host" && !cfg.NoAuto {
 		log.Infof("container %s uses the host's network (--network host), so no port is published and no %sPORT_ variable is set; its ports are reached on the host at their own numbers", c.Name, cfg.Prefix)
@@ -128,7 +134,7 @@ func discoverVars(cfg *config, environ []string, log *logger) (map[string]string
 			log.Debugf("set %s=%s", name, res.Set[name])
 		}
 	}
-	return res.Set, nil
+	return res.Set, done, nil
 }
 
 func envLookup(environ []string) func(string) (string, bool) {
