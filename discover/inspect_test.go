@@ -84,13 +84,8 @@ func writePEM(t *testing.T, path, kind string, der []byte) {
 func TestInspectNotFoundIsOneRequest(t *testing.T) {
 	f := &fakeEngine{containers: map[string]func() map[string]any{}}
 	startFake(t, f)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	e, err := Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.Inspect(ctx, "ghost")
+	e, ctx := connect(t)
+	_, err := e.Inspect(ctx, "ghost")
 	if _, ok := err.(*NotFoundError); !ok {
 		t.Fatalf("got %v, want NotFoundError", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portenv/portenv/internal/enginetest"
 )
 
 // fakeEngine answers /_ping and /containers/{ref}/json from a table, over
@@ -51,19 +52,21 @@ func (f *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(c())
 }
 
-func startFake(t *testing.T, f *fakeEngine) {
+func startFake(t *testing.T, h http.Handler) {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "docker.sock")
-	l, err := net.Listen("unix", sock)
+	enginetest.UseEngineAt(t, enginetest.ServeUnix(t, h))
+}
+
+// connect reaches the fake engine with a 5 s timeout.
+func connect(t *testing.T) (*Engine, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	e, err := Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: f}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	t.Setenv("DOCKER_HOST", "unix://"+sock)
-	t.Setenv("DOCKER_API_VERSION", "")
-	t.Setenv("DOCKER_TLS_VERIFY", "")
+	return e, ctx
 }
 
 func inspectJSON(id, name, hostname string, ports map[string][]map[string]string) func() map[string]any {
@@ -110,12 +113,7 @@ func TestSelfMethodOrder(t *testing.T) {
 				f.containers[ref] = inspectJSON(id, "c-"+host, host, ports)
 			}
 			startFake(t, f)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			e, err := Connect(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			e, ctx := connect(t)
 			c, tried, err := e.Self(ctx, SelfOptions{Root: filepath.Join("testdata", tc.fixture), Hostname: func() (string, error) { return tc.hostname, nil }})
 			if err != nil {
 				t.Fatalf("Self: %v (tried %v)", err, tried)
@@ -146,13 +144,8 @@ func TestSelfNotIdentified(t *testing.T) {
 		"web": inspectJSON(idB, "web", "other", nil),
 	}}
 	startFake(t, f)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	e, err := Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, err = e.Self(ctx, SelfOptions{Root: "testdata/docker-systemd-driver", Hostname: func() (string, error) { return "web", nil }})
+	e, ctx := connect(t)
+	_, _, err := e.Self(ctx, SelfOptions{Root: "testdata/docker-systemd-driver", Hostname: func() (string, error) { return "web", nil }})
 	var ni *NotIdentifiedError
 	if !errors.As(err, &ni) {
 		t.Fatalf("got %v, want NotIdentifiedError", err)
@@ -186,12 +179,7 @@ func TestInspectWaitsForBindings(t *testing.T) {
 		},
 	}}
 	startFake(t, f)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	e, err := Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, ctx := connect(t)
 	c, err := e.Inspect(ctx, "late")
 	if err != nil {
 		t.Fatal(err)

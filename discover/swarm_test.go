@@ -3,13 +3,10 @@ package discover
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // swarmEngine answers /_ping, one task container and its service the way
@@ -53,23 +50,8 @@ func (f *swarmEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func startSwarmFake(t *testing.T, f *swarmEngine) *Engine {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "docker.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: f}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	t.Setenv("DOCKER_HOST", "unix://"+sock)
-	t.Setenv("DOCKER_API_VERSION", "")
-	t.Setenv("DOCKER_TLS_VERIFY", "")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	t.Cleanup(cancel)
-	e, err := Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	startFake(t, f)
+	e, _ := connect(t)
 	return e
 }
 

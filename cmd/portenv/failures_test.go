@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portenv/portenv/internal/enginetest"
 )
 
 // stubEngine speaks just enough of the Engine API to produce what the real
@@ -79,18 +81,7 @@ func shortSocket(t *testing.T) string {
 	return filepath.Join(dir, "d.sock")
 }
 
-func serveStub(t *testing.T, h http.Handler) string {
-	t.Helper()
-	sock := shortSocket(t)
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return sock
-}
+func serveStub(t *testing.T, h http.Handler) string { return enginetest.ServeUnix(t, h) }
 
 // runWith runs portenv in this process against DOCKER_HOST=unix://sock.
 func runWith(t *testing.T, sock string, env map[string]string, args ...string) (stdout, stderr string, code int) {

@@ -12,8 +12,8 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
-	"sync"
 	"sort"
+	"sync"
 
 	"github.com/portenv/portenv/discover"
 	"github.com/portenv/portenv/templates"
