@@ -3,7 +3,6 @@ package vars
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/portenv/portenv/discover"
@@ -87,5 +86,3 @@ func unique(rules []Rule) error {
 	}
 	return nil
 }
-
-func slicesSort(s []string) { sort.Strings(s) }

@@ -5,6 +5,7 @@ package vars
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -83,7 +84,7 @@ func Build(c *discover.Container, cfg Config, r *templates.Renderer, lookupEnv f
 			delete(set, name)
 		}
 	}
-	slicesSort(res.Kept)
+	slices.Sort(res.Kept)
 	for _, name := range res.Kept {
 		logf("%s is already set; leaving it as it is (--force overwrites it)", name)
 	}

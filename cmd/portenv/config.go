@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,7 +122,7 @@ func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 	default:
 		return nil, usagef("PORTENV_LOG_LEVEL=%q: use error, info or debug", s.LogLevel)
 	}
-	if s.Template == "" && !contains(templates.Formats, s.Format) {
+	if s.Template == "" && !slices.Contains(templates.Formats, s.Format) {
 		return nil, usagef("--format %q: use one of %s", s.Format, strings.Join(templates.Formats, ", "))
 	}
 	if s.Timeout <= 0 {
@@ -181,15 +182,6 @@ func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 	c.delims = delims
 	c.vars = vars.Config{Prefix: s.Prefix, NoAuto: s.NoAuto, Force: s.Force, HostIP: s.HostIP, Rules: rules}
 	return c, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func printUsage(w io.Writer, fs *flag.FlagSet) {
