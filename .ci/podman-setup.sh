@@ -6,11 +6,13 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-if ! command -v podman >/dev/null; then
+if ! command -v podman >/dev/null || ! command -v catatonit >/dev/null; then
   echo "== installing podman"
   apt-get update -qq
   # With its recommends: netavark and aardvark-dns (networks, -p),
-  # conmon, slirp4netns, uidmap, fuse-overlayfs.
-  apt-get install -y -qq podman >/dev/null
+  # conmon, slirp4netns, uidmap, fuse-overlayfs. catatonit is the pause
+  # process of a pod's infra container, built locally as no image can be
+  # pulled.
+  apt-get install -y -qq podman catatonit >/dev/null
 fi
 podman version --format 'podman {{.Client.Version}}'

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -59,6 +60,10 @@ func (e *Engine) Self(ctx context.Context, opt SelfOptions) (*Container, []Attem
 		var amb *AmbiguousError
 		switch {
 		case errors.As(err, &amb):
+			if c := e.sharerAmong(ctx, amb.IDs); c != nil {
+				tried = append(tried, Attempt{Method: s.method, Result: "container " + c.ID[:12] + " (" + c.Name + ") from " + s.file + ", which also names the container whose network it shares", OK: true})
+				return e.followNetwork(ctx, c, tried)
+			}
 			tried = append(tried, Attempt{Method: s.method, Result: err.Error()})
 			return nil, tried, err
 		case err != nil:
@@ -144,6 +149,29 @@ func (e *Engine) followNetwork(ctx context.Context, c *Container, tried []Attemp
 	tried = append(tried, Attempt{Method: "network", Result: "shares the network of container " + o.Name + "; its published ports are used", OK: true})
 	c.Ports, c.Exposed, c.NetworkOf = o.Ports, o.Exposed, o.Name
 	return c, tried, nil
+}
+
+// sharerAmong settles two ids in one source when the engine confirms that
+// one container shares the other's network: a Podman pod member and its
+// infra container, whose /etc/hosts and /etc/resolv.conf the member gets.
+// The sharer is this container. Anything else stays ambiguous.
+func (e *Engine) sharerAmong(ctx context.Context, ids []string) *Container {
+	var sharer *Container
+	for _, id := range ids {
+		c, err := e.Inspect(ctx, id)
+		if err != nil {
+			return nil
+		}
+		owner, ok := strings.CutPrefix(c.NetworkMode, "container:")
+		if !ok || owner == c.ID || !slices.Contains(ids, owner) {
+			continue
+		}
+		if sharer != nil {
+			return nil
+		}
+		sharer = c
+	}
+	return sharer
 }
 
 // networkSharer looks past the mounts of a container that shares another's

@@ -198,3 +198,50 @@ func TestInspectWaitsForBindings(t *testing.T) {
 		t.Errorf("got %v, want %s", err, want)
 	}
 }
+
+// In a Podman pod the mounts name two containers: the member's own
+// hostname and .containerenv, and the infra container's hosts and
+// resolv.conf. The engine confirms which one shares the other's network.
+func TestSelfPodmanPod(t *testing.T) {
+	const idI = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d"
+	ports := map[string][]map[string]string{"9092/tcp": {{"HostIp": "", "HostPort": "44381"}}}
+	member := inspectJSON(idP, "app", "app", ports)
+	for _, tc := range []struct {
+		name       string
+		memberMode string
+		wantErr    string
+	}{
+		{"pod", "container:" + idI, ""},
+		{"unrelated", "bridge", "/proc/self/mountinfo names 2 different containers (3f9c1e0d8b7a, 9e8d7c6b5a4f); pass --container ID to say which one is this container"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeEngine{containers: map[string]func() map[string]any{
+				idP: func() map[string]any {
+					c := member()
+					c["HostConfig"] = map[string]any{"NetworkMode": tc.memberMode}
+					return c
+				},
+				idI: inspectJSON(idI, "pod-infra", "app", ports),
+			}}
+			startFake(t, f)
+			e, ctx := connect(t)
+			c, tried, err := e.Self(ctx, SelfOptions{Root: "testdata/podman-pod"})
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("got %v, want %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ID != idP || c.NetworkOf != "pod-infra" || len(c.Ports) != 1 || c.Ports[0].HostPort != 44381 {
+				t.Errorf("got %s (network of %q) with %+v; want the member, with the pod's port", c.Name, c.NetworkOf, c.Ports)
+			}
+			want := "container 3f9c1e0d8b7a (app) from /proc/self/mountinfo, which also names the container whose network it shares"
+			if tried[0].Method != "mountinfo" || tried[0].Result != want {
+				t.Errorf("attempt %+v, want mountinfo: %s", tried[0], want)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -149,10 +150,7 @@ func podmanPort(t *testing.T, name, port string) (ip, hostPort string) {
 // is found through Podman's mountinfo layout
 // (.../overlay-containers/<id>/userdata/...).
 func TestEnginePodman(t *testing.T) {
-	requirePodman(t)
-	podmanService(t)
-	podman(t, enginetest.RootfsTar(t), "import", "--change", "ENV PATH=/usr/local/bin:/bin", "-", podmanImage)
-	t.Cleanup(func() { exec.Command("podman", "rmi", "-f", podmanImage).Run() })
+	podmanSetup(t)
 
 	name := uniqueName("portenv-e2e-podman")
 	t.Cleanup(func() { exec.Command("podman", "rm", "-f", "-t", "0", name).Run() })
@@ -182,4 +180,49 @@ func TestEnginePodman(t *testing.T) {
 		t.Errorf("stderr does not say that mountinfo found the container; want %q in:\n%s", want, errOut)
 	}
 	t.Logf("podman port 9092/tcp -> %s, 53/udp -> 127.0.0.1:%s; identified by mountinfo as %s", p9092, p53, id[:12])
+}
+
+// podmanSetup makes sure Podman, its API socket and the test image are
+// there for the rest of the test.
+func podmanSetup(t *testing.T) {
+	t.Helper()
+	requirePodman(t)
+	podmanService(t)
+	podman(t, enginetest.RootfsTar(t), "import", "--change", "ENV PATH=/usr/local/bin:/bin", "-", podmanImage)
+	t.Cleanup(func() { exec.Command("podman", "rmi", "-f", podmanImage).Run() })
+}
+
+// In a Podman pod the mounts name two containers, the member (hostname,
+// .containerenv) and the pod's infra container (hosts, resolv.conf), which
+// holds the pod's network and its published ports. portenv takes the
+// member, confirmed by its network mode, and reads the pod's bindings.
+func TestEnginePodmanPod(t *testing.T) {
+	podmanSetup(t)
+	// The infra container takes its rlimits from containers.conf, and
+	// Podman's defaults are above what runc may set here.
+	conf := filepath.Join(t.TempDir(), "containers.conf")
+	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CONTAINERS_CONF", conf)
+
+	pod := uniqueName("portenv-e2e-pod")
+	podman(t, nil, "pod", "create", "--name", pod, "-p", "9092")
+	t.Cleanup(func() { exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run() })
+	name := pod + "-app"
+	podman(t, nil, "run", "-d", "--name", name, "--pod", pod,
+		"-v", podmanSocket+":/var/run/docker.sock", podmanImage,
+		"portenv", "-v", "--set", "ME={{.Container.Name}}", "--", "sh", "-c", "env; echo "+enginetest.Marker+"; exec sleep 600")
+	out, errOut := podmanOutput(t, name)
+	_, p9092 := podmanPort(t, name, "9092/tcp")
+	got := envOf(out)
+	if got["HOST_PORT_9092"] != p9092 || got["ME"] != name {
+		t.Errorf("HOST_PORT_9092=%q ME=%q, want %q and %q; stderr:\n%s", got["HOST_PORT_9092"], got["ME"], p9092, name, errOut)
+	}
+	id := podman(t, nil, "inspect", "-f", "{{.Id}}", name)
+	want := "find container by mountinfo: container " + id[:12] + " (" + name + ") from /proc/self/mountinfo, which also names the container whose network it shares"
+	if !strings.Contains(errOut, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut)
+	}
+	t.Logf("pod %s: podman port 9092/tcp -> %s; %s", pod, p9092, want)
 }
