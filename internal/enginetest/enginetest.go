@@ -119,6 +119,9 @@ func importImage(tag, bin string, extra map[string][]byte) error {
 	if err != nil {
 		return err
 	}
+	// The image of an earlier run would stay behind, untagged, once the tag
+	// moves to the new one.
+	exec.Command("docker", "rmi", "-f", tag).Run()
 	cmd := exec.Command("docker", "import", "--change", "ENV PATH=/usr/local/bin:/bin", "-", tag)
 	cmd.Stdin = bytes.NewReader(tarball)
 	if out, err := cmd.CombinedOutput(); err != nil {
