@@ -49,7 +49,7 @@ func TestEngineExecAsPID1(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			enginetest.Require(t)
 			name := enginetest.Name(t, "exec")
-			args := []string{"-p", "9092", "-p", "127.0.0.1::53/udp"}
+			args := []string{"-v", enginetest.SocketMount, "-p", "9092", "-p", "127.0.0.1::53/udp"}
 			if tc.hostname != "" {
 				args = append(args, "--hostname", tc.hostname)
 			}
@@ -84,7 +84,7 @@ func TestEngineExecAsPID1(t *testing.T) {
 func TestEngineEvalInShell(t *testing.T) {
 	enginetest.Require(t)
 	name := enginetest.Name(t, "eval")
-	enginetest.Start(t, name, []string{"-p", "9092", "-p", "127.0.0.1::53/udp"},
+	enginetest.Start(t, name, []string{"-v", enginetest.SocketMount, "-p", "9092", "-p", "127.0.0.1::53/udp"},
 		"sh", "-c", `eval "$(portenv --set 'ODD=it'"'"'s $(x) `+"`y`"+` \')" && printf '%s|%s|%s|%s\n' "$HOST_PORT_9092" "$HOST_PORT_53_UDP" "$HOST_IP_53_UDP" "$ODD"; echo `+enginetest.Marker+`; exec sleep 600`)
 	out, _ := enginetest.Output(t, name)
 	want := enginetest.HostPort(t, name, "9092/tcp") + "|" + enginetest.HostPort(t, name, "53/udp") + "|127.0.0.1|it's $(x) `y` \\\n"
@@ -100,7 +100,7 @@ func TestEngineOutputFiles(t *testing.T) {
 			dir := t.TempDir()
 			name := enginetest.Name(t, "out-"+format)
 			enginetest.Start(t, name,
-				[]string{"-p", "9092", "-p", "127.0.0.1::53/udp", "-v", dir + ":/out"},
+				[]string{"-v", enginetest.SocketMount, "-p", "9092", "-p", "127.0.0.1::53/udp", "-v", dir + ":/out"},
 				"portenv", "--format", format, "--set", "GREETING=hello world=1", "-o", "/out/vars", "--", "sh", "-c", "echo ran; echo "+enginetest.Marker+"; exec sleep 600")
 			if out, errOut := enginetest.Output(t, name); out != "ran\n" {
 				t.Fatalf("stdout: %q\nstderr: %s", out, errOut)
@@ -198,7 +198,7 @@ func TestEngineExistingValueWins(t *testing.T) {
 				cmd = append(cmd, "--force")
 			}
 			cmd = append(cmd, "--", "sh", "-c", "echo $KAFKA_ADVERTISED_PORT; echo "+enginetest.Marker+"; exec sleep 600")
-			enginetest.Start(t, name, []string{"-p", "9092", "-e", "KAFKA_ADVERTISED_PORT=1234"}, cmd...)
+			enginetest.Start(t, name, []string{"-v", enginetest.SocketMount, "-p", "9092", "-e", "KAFKA_ADVERTISED_PORT=1234"}, cmd...)
 			out, errOut := enginetest.Output(t, name)
 			want := "1234"
 			if tc.force {
@@ -224,7 +224,7 @@ func TestEngineCommandExitCodes(t *testing.T) {
 	} {
 		t.Run(tc.command[0], func(t *testing.T) {
 			name := enginetest.Name(t, "code")
-			_, errOut, code := enginetest.Run(t, name, []string{"-p", "9092"}, append([]string{"portenv", "--"}, tc.command...)...)
+			_, errOut, code := enginetest.Run(t, name, []string{"-v", enginetest.SocketMount, "-p", "9092"}, append([]string{"portenv", "--"}, tc.command...)...)
 			if code != tc.code {
 				t.Errorf("exit %d, want %d (stderr %q)", code, tc.code, errOut)
 			}
@@ -245,7 +245,7 @@ func TestEngineTemplateFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := enginetest.Name(t, "tmpl")
-	enginetest.Start(t, name, []string{"-p", "9092", "-v", dir + ":/tmpl:ro"},
+	enginetest.Start(t, name, []string{"-v", enginetest.SocketMount, "-p", "9092", "-v", dir + ":/tmpl:ro"},
 		"sh", "-c", "portenv --no-auto --port P=9092 --template /tmpl/t.tmpl; echo "+enginetest.Marker+"; exec sleep 600")
 	out, errOut := enginetest.Output(t, name)
 	p := enginetest.HostPort(t, name, "9092/tcp")

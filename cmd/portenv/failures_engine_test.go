@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,32 +15,13 @@ import (
 	"github.com/portenv/portenv/internal/readproxy"
 )
 
-const socketMount = "/var/run/docker.sock:/var/run/docker.sock"
-
-// runContainer runs the test image and waits for it to end. Unlike
-// enginetest.Run it mounts no socket: each test says what it mounts.
-func runContainer(t *testing.T, name string, dockerArgs []string, command ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	args := append([]string{"run", "--name", name}, dockerArgs...)
-	args = append(args, enginetest.BuildImage(t))
-	stdout, stderr, err := enginetest.DockerResult(append(args, command...)...)
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("docker run: %v: %s", err, stderr)
-	}
-	return stdout, stderr, code
-}
+const socketMount = enginetest.SocketMount
 
 // startKept starts a container that is to print enginetest.Marker and stay
 // up, so that its bindings can be compared with what it printed.
 func startKept(t *testing.T, name string, dockerArgs []string, command ...string) (stdout, stderr string) {
 	t.Helper()
-	args := append([]string{"run", "-d", "--name", name}, dockerArgs...)
-	args = append(args, enginetest.BuildImage(t))
-	enginetest.Docker(t, append(args, command...)...)
+	enginetest.Start(t, name, dockerArgs, command...)
 	return enginetest.Output(t, name)
 }
 
@@ -177,7 +157,7 @@ func TestEngineFailureMessages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			name := enginetest.Name(t, "fail-"+tc.name)
 			cmd := append(append([]string{"portenv"}, tc.portenv...), "--", "sh", "-c", "echo ran")
-			out, errOut, code := runContainer(t, name, tc.docker, cmd...)
+			out, errOut, code := enginetest.Run(t, name, tc.docker, cmd...)
 			wantOut := ""
 			if tc.code == 0 {
 				wantOut = "ran\n"
@@ -194,7 +174,7 @@ func TestEngineFailureMessages(t *testing.T) {
 func TestEngineOptional(t *testing.T) {
 	enginetest.Require(t)
 	name := enginetest.Name(t, "optional")
-	out, errOut, code := runContainer(t, name, []string{"-p", "9092"},
+	out, errOut, code := enginetest.Run(t, name, []string{"-p", "9092"},
 		"portenv", "--optional", "--", "sh", "-c", `echo "ran ${HOST_PORT_9092:-without HOST_PORT_9092}"`)
 	want := "portenv: warning: " + noSocket + "; going on without the variables (--optional)\n"
 	if code != 0 || out != "ran without HOST_PORT_9092\n" || errOut != want {
@@ -239,7 +219,7 @@ func TestEngineNetworkOfOtherContainer(t *testing.T) {
 				cmd = append(cmd, "--container", name)
 			}
 			cmd = append(cmd, "--set", "ME={{.Container.Name}}", "--", "sh", "-c", `echo "$HOST_PORT_9092 $HOST_PORT_53_UDP $HOST_IP_53_UDP $ME"`)
-			out, errOut, code := runContainer(t, name, []string{"-v", socketMount, "--network", "container:" + owner}, cmd...)
+			out, errOut, code := enginetest.Run(t, name, []string{"-v", socketMount, "--network", "container:" + owner}, cmd...)
 			want := p9092 + " " + p53 + " 127.0.0.1 " + name + "\n"
 			if !named && enginetest.Docker(t, "info", "-f", "{{.CgroupVersion}}") != "1" {
 				// With cgroup v2 the cgroup path names no container, and
@@ -328,7 +308,7 @@ func TestEngineReadOnlyProxy(t *testing.T) {
 				out, errOut = startKept(t, name, docker, cmd...)
 				wantOut = strings.ReplaceAll(tc.stdout, "{port}", enginetest.HostPort(t, name, "9092/tcp"))
 			} else {
-				out, errOut, code = runContainer(t, name, docker, cmd...)
+				out, errOut, code = enginetest.Run(t, name, docker, cmd...)
 			}
 			id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
 			if code != tc.code || out != wantOut || errOut != tc.stderr {
@@ -418,7 +398,7 @@ func TestEngineVerboseKeepsSecrets(t *testing.T) {
 
 	// Where a template asks for the secret, it is the user's to print.
 	name2 := enginetest.Name(t, "secret-asked")
-	out, errOut, code := runContainer(t, name2, []string{"-v", socketMount, "-e", "SECRET=" + secret},
+	out, errOut, code := enginetest.Run(t, name2, []string{"-v", socketMount, "-e", "SECRET=" + secret},
 		"portenv", "-v", "--set", `COPY={{env "SECRET"}}`, "--", "sh", "-c", "echo ran")
 	if code != 0 || out != "ran\n" || strings.Count(errOut, secret) != 1 || !strings.Contains(errOut, "portenv: set COPY="+secret+"\n") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want the secret once, in the line that sets COPY", code, out, errOut)
@@ -440,7 +420,7 @@ func TestEngineQuiet(t *testing.T) {
 		t.Run(strings.Join(tc.flags, " "), func(t *testing.T) {
 			name := enginetest.Name(t, "quiet")
 			cmd := append(append([]string{"portenv", "--port", "KAFKA_ADVERTISED_PORT=9092"}, tc.flags...), "--", "true")
-			out, errOut, code := runContainer(t, name, []string{"-v", socketMount, "-p", "9092", "-e", "KAFKA_ADVERTISED_PORT=1234"}, cmd...)
+			out, errOut, code := enginetest.Run(t, name, []string{"-v", socketMount, "-p", "9092", "-e", "KAFKA_ADVERTISED_PORT=1234"}, cmd...)
 			want := strings.ReplaceAll(tc.stderr, "{name}", name)
 			if code != tc.code || out != "" || errOut != want {
 				t.Errorf("exit %d, stdout %q, stderr\n got %q\nwant exit %d, stderr\n     %q", code, out, errOut, tc.code, want)
@@ -482,7 +462,7 @@ func TestEngineDoctor(t *testing.T) {
 	})
 	t.Run("no-socket", func(t *testing.T) {
 		name := enginetest.Name(t, "doctor-nosock")
-		out, errOut, code := runContainer(t, name, nil, "portenv", "doctor")
+		out, errOut, code := enginetest.Run(t, name, nil, "portenv", "doctor")
 		want := "Engine: unix:///var/run/docker.sock (the default; DOCKER_HOST is not set)\n" +
 			"PROBLEM: " + noSocket + "\n"
 		if code != 1 || out != want || errOut != "" {
@@ -491,7 +471,7 @@ func TestEngineDoctor(t *testing.T) {
 	})
 	t.Run("exposed-not-published", func(t *testing.T) {
 		name := enginetest.Name(t, "doctor-exposed")
-		out, _, code := runContainer(t, name, []string{"-v", socketMount, "--expose", "7000"}, "portenv", "doctor", "--port", "JMX_PORT=7000")
+		out, _, code := enginetest.Run(t, name, []string{"-v", socketMount, "--expose", "7000"}, "portenv", "doctor", "--port", "JMX_PORT=7000")
 		id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
 		want := "Engine: unix:///var/run/docker.sock (the default; DOCKER_HOST is not set)\n" +
 			"  answers; API version " + api + ", negotiated (the engine offers up to " + api + ")\n" +

@@ -230,12 +230,15 @@ func Name(t testing.TB, suffix string) string {
 	return name
 }
 
-// Run starts a container with the socket mounted and waits for it to end,
+// SocketMount is the -v value that gives a container the engine's socket.
+const SocketMount = "/var/run/docker.sock:/var/run/docker.sock"
+
+// Run starts a container and waits for it to end,
 // returning its stdout, stderr and exit code. The container is kept until
 // the test ends so that its bindings can be compared.
 func Run(t testing.TB, name string, dockerArgs []string, command ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	args := append([]string{"run", "--name", name, "-v", "/var/run/docker.sock:/var/run/docker.sock"}, dockerArgs...)
+	args := append([]string{"run", "--name", name}, dockerArgs...)
 	args = append(args, BuildImage(t))
 	args = append(args, command...)
 	stdout, stderr, err := DockerResult(args...)
@@ -248,10 +251,10 @@ func Run(t testing.TB, name string, dockerArgs []string, command ...string) (std
 	return stdout, stderr, 0
 }
 
-// Start starts a container in the background with the socket mounted.
+// Start starts a container in the background.
 func Start(t testing.TB, name string, dockerArgs []string, command ...string) {
 	t.Helper()
-	args := append([]string{"run", "-d", "--name", name, "-v", "/var/run/docker.sock:/var/run/docker.sock"}, dockerArgs...)
+	args := append([]string{"run", "-d", "--name", name}, dockerArgs...)
 	args = append(args, BuildImage(t))
 	Docker(t, append(args, command...)...)
 }
