@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs rootful Podman on Debian for the Podman engine test
-# (cmd/portenv/podman_test.go). Safe to run again. The test starts and stops
+# (e2e/podman_test.go). Safe to run again. The test starts and stops
 # `podman system service` itself and passes its own --ulimit values, so no
 # configuration file is needed.
 set -euo pipefail
