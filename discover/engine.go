@@ -1,14 +1,13 @@
 package discover
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +21,10 @@ import (
 // such as Podman's), with the API version agreed.
 type Engine struct {
 	cli *client.Client
+	// direct is the client's own connection pool without its tracing
+	// wrapper: the two requests of every start go through it, on one
+	// connection.
+	direct *http.Client
 	// Endpoint is where the engine was reached, as DOCKER_HOST writes it.
 	Endpoint string
 	// APIVersion is the version of the API in use after negotiation.
@@ -42,15 +45,27 @@ type Engine struct {
 
 // Connect reaches the engine named by DOCKER_HOST (default: the local
 // socket) and agrees on an API version with one /_ping. While the engine
-// does not answer it retries with backoff until ctx is done; a missing
-// socket or one this process may not use fails at once, since waiting
-// cannot mend either.
+// does not answer it retries with backoff until ctx is done; what waiting
+// cannot mend (no socket, a refused one, a malformed DOCKER_ variable)
+// fails at once.
 func Connect(ctx context.Context) (*Engine, error) {
-	cli, err := client.NewClientWithOpts(client.FromEnv)
+	if err := checkEnv(); err != nil {
+		return nil, err
+	}
+	// The client wraps its transport for tracing once its options are
+	// applied; the last option keeps the transport as it is before that.
+	var direct *http.Client
+	keep := func(c *client.Client) error {
+		if tr, ok := c.HTTPClient().Transport.(*http.Transport); ok {
+			direct = &http.Client{Transport: tr}
+		}
+		return nil
+	}
+	cli, err := client.NewClientWithOpts(client.FromEnv, keep)
 	if err != nil {
 		return nil, fmt.Errorf("cannot use the engine address: %v; DOCKER_HOST must look like unix:///var/run/docker.sock or tcp://host:2376", err)
 	}
-	e := &Engine{cli: cli, Endpoint: cli.DaemonHost(), Pinned: os.Getenv(client.EnvOverrideAPIVersion) != ""}
+	e := &Engine{cli: cli, direct: direct, Endpoint: cli.DaemonHost(), Pinned: os.Getenv(client.EnvOverrideAPIVersion) != ""}
 	if dl, ok := ctx.Deadline(); ok {
 		e.wait = time.Until(dl).Round(100 * time.Millisecond)
 	}
@@ -59,6 +74,11 @@ func Connect(ctx context.Context) (*Engine, error) {
 	}
 	var last error
 	err = retry(ctx, func() (bool, error) {
+		if ping, ok := e.pingDirect(ctx); ok {
+			e.ping = ping
+			cli.NegotiateAPIVersionPing(ping)
+			return true, nil
+		}
 		ping, err := cli.Ping(ctx)
 		if err == nil {
 			e.ping = ping
@@ -84,6 +104,94 @@ func Connect(ctx context.Context) (*Engine, error) {
 	e.APIVersion = cli.ClientVersion()
 	e.EngineAPI = e.ping.APIVersion
 	return e, nil
+}
+
+// pingDirect sends HEAD /_ping on the direct connection. Anything but a
+// plain 200 with an API version is left to the client's Ping, whose error
+// mapping explains failures.
+func (e *Engine) pingDirect(ctx context.Context) (types.Ping, bool) {
+	resp, err := e.do(ctx, http.MethodHead, "/_ping")
+	if err != nil {
+		return types.Ping{}, false
+	}
+	resp.Body.Close()
+	v := resp.Header.Get("API-Version")
+	if resp.StatusCode != http.StatusOK || v == "" {
+		return types.Ping{}, false
+	}
+	return types.Ping{APIVersion: v, OSType: resp.Header.Get("OSType")}, true
+}
+
+// do sends a request on the direct connection, addressed as the client
+// addresses its own so that both share one connection.
+func (e *Engine) do(ctx context.Context, method, path string) (*http.Response, error) {
+	u, err := client.ParseHostURL(e.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	scheme, host := "http", u.Host
+	switch u.Scheme {
+	case "unix":
+	case "tcp":
+		// The client speaks TLS exactly when DOCKER_CERT_PATH gave it a
+		// certificate directory (client.FromEnv).
+		if os.Getenv(client.EnvOverrideCertPath) != "" {
+			scheme = "https"
+		}
+	default:
+		return nil, errors.ErrUnsupported
+	}
+	if e.direct == nil {
+		return nil, errors.ErrUnsupported
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+client.DummyHost+u.Path+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.URL.Scheme, req.URL.Host = scheme, host
+	if u.Scheme == "unix" {
+		req.Host = client.DummyHost
+	}
+	return e.direct.Do(req)
+}
+
+// checkEnv refuses at once what the client would accept and then fail on
+// at every retry: a DOCKER_HOST scheme it cannot reach (ssh:// needs the
+// docker CLI's ssh helper), a DOCKER_API_VERSION that is no version.
+func checkEnv() error {
+	if h := os.Getenv(client.EnvOverrideHost); h != "" {
+		scheme, _, ok := strings.Cut(h, "://")
+		switch {
+		case !ok:
+			return fmt.Errorf("DOCKER_HOST=%q has no scheme; write it as unix:///var/run/docker.sock or tcp://host:2376", h)
+		case scheme == "ssh":
+			return fmt.Errorf("DOCKER_HOST=%q: portenv does not speak ssh:// (the docker CLI runs an ssh command for it); point DOCKER_HOST at unix:///path/to/docker.sock or tcp://host:2376, for example a socket forwarded with ssh -L", h)
+		case scheme != "unix" && scheme != "tcp":
+			return fmt.Errorf("DOCKER_HOST=%q: portenv cannot reach an engine over %s://; write it as unix:///var/run/docker.sock or tcp://host:2376", h, scheme)
+		}
+	}
+	if v := os.Getenv(client.EnvOverrideAPIVersion); v != "" && !apiVersion(strings.TrimPrefix(v, "v")) {
+		return fmt.Errorf("DOCKER_API_VERSION=%q is not an API version; write it as 1.41 (digits, a dot, digits), or remove it so that portenv agrees on one with the engine", v)
+	}
+	return nil
+}
+
+// apiVersion reports whether v reads as MAJOR.MINOR, as "1.41".
+func apiVersion(v string) bool {
+	major, minor, ok := strings.Cut(v, ".")
+	return ok && digits(major) && digits(minor)
+}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // unpin drops a DOCKER_API_VERSION the engine refused and uses the version
@@ -132,47 +240,70 @@ func (e *NotFoundError) Error() string {
 // early still sees what the engine is about to publish.
 func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 	var c *Container
-	var pending []string
+	var pending []Port
 	var fail error
+	req := "GET /containers/" + ref + "/json"
 	err := retry(ctx, func() (bool, error) {
-		switch r, status := e.inspectFast(ctx, ref); status {
-		case http.StatusOK:
-			c, pending = fromInspect(r)
-			return len(pending) == 0, nil
-		case http.StatusNotFound:
+		raw, status, err := e.inspectDirect(ctx, ref)
+		switch {
+		case status == http.StatusNotFound:
 			return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
-		}
-		raw, err := e.inspectByClient(ctx, ref)
-		if refusal := versionRefusal(err); refusal != "" && e.Pinned {
-			if uerr := e.unpin(refusal); uerr != nil {
-				return true, e.apiError("GET /containers/"+ref+"/json", err)
-			}
+		case status == http.StatusOK && err != nil:
+			return true, fmt.Errorf("the engine at %s answered %s with something that is not a container (%v); is DOCKER_HOST an engine, or a proxy that rewrites its answers?", e.Endpoint, req, err)
+		case status != http.StatusOK:
 			raw, err = e.inspectByClient(ctx, ref)
-		}
-		if err != nil {
-			if errdefs.IsNotFound(err) {
-				return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
+			if refusal := versionRefusal(err); refusal != "" && e.Pinned {
+				if uerr := e.unpin(refusal); uerr != nil {
+					return true, e.apiError(req, err)
+				}
+				raw, err = e.inspectByClient(ctx, ref)
 			}
-			if client.IsErrConnectionFailed(err) || ctx.Err() != nil {
-				fail = err
-				return false, nil
+			if err != nil {
+				if errdefs.IsNotFound(err) {
+					return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
+				}
+				if client.IsErrConnectionFailed(err) || ctx.Err() != nil {
+					fail = err
+					return false, nil
+				}
+				return true, e.apiError(req, err)
 			}
-			return true, e.apiError("GET /containers/"+ref+"/json", err)
 		}
-		c, pending = fromInspect(raw)
+		c, pending = raw.container()
 		return len(pending) == 0, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if c == nil {
-		return nil, e.timeoutError("answer GET /containers/"+ref+"/json", fail)
+		return nil, e.timeoutError("answer "+req, fail)
 	}
 	if len(pending) > 0 {
 		return nil, fmt.Errorf("the engine did not bind %s of container %s within the timeout, though they are to be published; check `docker port %s`, or raise --timeout",
-			strings.Join(pending, ", "), c.Name, c.Name)
+			joinPorts(pending), c.Name, c.Name)
 	}
 	return c, nil
+}
+
+// inspectDirect sends GET /containers/{ref}/json on the direct connection
+// and decodes what portenv reads. It returns the answer's status, 0 when
+// none came; for anything but a 200 or a 404 the caller asks through the
+// client, whose error mapping stays the one that explains failures. A
+// version pinned by DOCKER_API_VERSION goes through the client too, as it
+// may be refused.
+func (e *Engine) inspectDirect(ctx context.Context, ref string) (r inspectResponse, status int, err error) {
+	if e.Pinned || ref == "" || strings.ContainsAny(ref, "/?#%") {
+		return r, 0, nil
+	}
+	resp, err := e.do(ctx, http.MethodGet, "/v"+e.APIVersion+"/containers/"+ref+"/json")
+	if err != nil {
+		return r, 0, nil
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		err = decodeInspect(resp.Body, &r)
+	}
+	return r, resp.StatusCode, err
 }
 
 // inspectByClient asks through the client, for its mapping of failures to
@@ -181,59 +312,9 @@ func (e *Engine) inspectByClient(ctx context.Context, ref string) (inspectRespon
 	var r inspectResponse
 	_, raw, err := e.cli.ContainerInspectWithRaw(ctx, ref, false)
 	if err == nil {
-		err = json.Unmarshal(raw, &r)
+		err = decodeInspect(bytes.NewReader(raw), &r)
 	}
 	return r, err
-}
-
-// fromInspect keeps what portenv uses of an inspect response, and lists the
-// ports that are to be published but have no host binding yet.
-func fromInspect(raw inspectResponse) (*Container, []string) {
-	c := &Container{ID: raw.ID, Name: strings.TrimPrefix(raw.Name, "/")}
-	if raw.HostConfig != nil {
-		c.NetworkMode = raw.HostConfig.NetworkMode
-	}
-	if raw.Config != nil {
-		c.Hostname = raw.Config.Hostname
-		c.Image = raw.Config.Image
-		c.Labels = raw.Config.Labels
-		for p := range raw.Config.ExposedPorts {
-			c.Exposed = append(c.Exposed, p)
-		}
-	}
-	c.Swarm = swarmTask(c.Labels)
-	if raw.NetworkSettings != nil {
-		for p, bindings := range raw.NetworkSettings.Ports {
-			port, proto, ok := ParsePort(p)
-			if !ok {
-				continue
-			}
-			for _, b := range bindings {
-				hp, ok := parseHostPort(b.HostPort)
-				if !ok {
-					continue
-				}
-				c.Ports = append(c.Ports, Binding{Port: port, Proto: proto, HostIP: b.HostIP, HostPort: hp})
-			}
-		}
-	}
-	sortBindings(c.Ports)
-	var pending []string
-	if raw.HostConfig != nil && raw.State != nil && raw.State.Running {
-		for p := range raw.HostConfig.PortBindings {
-			port, proto, ok := ParsePort(p)
-			if ok && len(c.Published(port, proto)) == 0 {
-				pending = append(pending, p)
-			}
-		}
-	}
-	sort.Strings(pending)
-	return c, pending
-}
-
-func parseHostPort(s string) (int, bool) {
-	port, _, ok := ParsePort(s)
-	return port, ok
 }
 
 // retry calls try with backoff until it says done or ctx ends.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -31,17 +32,17 @@ func (e *AmbiguousError) Error() string {
 func shortIDs(ids []string) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = id[:12]
+		out[i] = shortID(id)
 	}
 	return out
 }
 
-// IDFromMountinfo returns the container id found in the sources of the
+// idFromMountinfo returns the container id found in the sources of the
 // mounts on /etc/hostname, /etc/hosts, /etc/resolv.conf and
 // /run/.containerenv, as /proc/self/mountinfo lists them. It returns "" when
 // none holds one. A Kubernetes pod's sandbox id (a parent directory named
 // "sandboxes") is not the container's and is skipped.
-func IDFromMountinfo(r io.Reader) (string, error) {
+func idFromMountinfo(r io.Reader) (string, error) {
 	var ids []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
@@ -73,12 +74,12 @@ func idInPath(p string) string {
 	return ""
 }
 
-// IDFromCgroup returns the container id in /proc/self/cgroup, for cgroup v1
+// idFromCgroup returns the container id in /proc/self/cgroup, for cgroup v1
 // and v2 paths as Docker, containerd and Podman name them: "/docker/<id>",
 // "/system.slice/docker-<id>.scope", "/machine.slice/libpod-<id>.scope",
 // "/kubepods/.../<id>". It returns "" when no path holds one, as with a
 // private cgroup namespace ("0::/").
-func IDFromCgroup(r io.Reader) (string, error) {
+func idFromCgroup(r io.Reader) (string, error) {
 	var ids []string
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
@@ -117,8 +118,8 @@ func lastIDInCgroupPath(p string) string {
 	return ""
 }
 
-// IDFromContainerenv returns the id= value of Podman's /run/.containerenv.
-func IDFromContainerenv(r io.Reader) (string, error) {
+// idFromContainerenv returns the id= value of Podman's /run/.containerenv.
+func idFromContainerenv(r io.Reader) (string, error) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "id="); ok {
@@ -142,10 +143,8 @@ func one(source string, ids []string) (string, error) {
 }
 
 func appendNew(ids []string, id string) []string {
-	for _, have := range ids {
-		if have == id {
-			return ids
-		}
+	if slices.Contains(ids, id) {
+		return ids
 	}
 	return append(ids, id)
 }

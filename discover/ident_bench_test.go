@@ -84,13 +84,13 @@ func inputs(b *testing.B, realistic, file string) []benchInput {
 	return in
 }
 
-func BenchmarkIDFromMountinfo(b *testing.B) {
+func BenchmarkMountinfo(b *testing.B) {
 	for _, in := range inputs(b, docker2010Mountinfo, "mountinfo") {
 		b.Run(in.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(in.data)))
 			for b.Loop() {
-				if _, err := IDFromMountinfo(bytes.NewReader(in.data)); err != nil {
+				if _, err := idFromMountinfo(bytes.NewReader(in.data)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -98,13 +98,13 @@ func BenchmarkIDFromMountinfo(b *testing.B) {
 	}
 }
 
-func BenchmarkIDFromCgroup(b *testing.B) {
+func BenchmarkCgroup(b *testing.B) {
 	for _, in := range inputs(b, docker2010Cgroup, "cgroup") {
 		b.Run(in.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(in.data)))
 			for b.Loop() {
-				if _, err := IDFromCgroup(bytes.NewReader(in.data)); err != nil {
+				if _, err := idFromCgroup(bytes.NewReader(in.data)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -115,10 +115,10 @@ func BenchmarkIDFromCgroup(b *testing.B) {
 // The parsers must find the id in the realistic inputs, or the benchmark
 // above would time the "nothing found" path.
 func TestBenchInputsHoldTheID(t *testing.T) {
-	if id, err := IDFromMountinfo(strings.NewReader(docker2010Mountinfo)); id != benchID || err != nil {
-		t.Errorf("IDFromMountinfo = %q, %v", id, err)
+	if id, err := idFromMountinfo(strings.NewReader(docker2010Mountinfo)); id != benchID || err != nil {
+		t.Errorf("idFromMountinfo = %q, %v", id, err)
 	}
-	if id, err := IDFromCgroup(strings.NewReader(docker2010Cgroup)); id != benchID || err != nil {
-		t.Errorf("IDFromCgroup = %q, %v", id, err)
+	if id, err := idFromCgroup(strings.NewReader(docker2010Cgroup)); id != benchID || err != nil {
+		t.Errorf("idFromCgroup = %q, %v", id, err)
 	}
 }

@@ -2,6 +2,7 @@ package discover
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,9 +45,9 @@ func TestParsersOnFixtures(t *testing.T) {
 					t.Errorf("%s: got %q, %v; want %q", file, got, err, want)
 				}
 			}
-			check("proc/self/mountinfo", tc.mountinfo, func(f *os.File) (string, error) { return IDFromMountinfo(f) })
-			check("proc/self/cgroup", tc.cgroup, func(f *os.File) (string, error) { return IDFromCgroup(f) })
-			check("run/.containerenv", tc.containerenv, func(f *os.File) (string, error) { return IDFromContainerenv(f) })
+			check("proc/self/mountinfo", tc.mountinfo, func(f *os.File) (string, error) { return idFromMountinfo(f) })
+			check("proc/self/cgroup", tc.cgroup, func(f *os.File) (string, error) { return idFromCgroup(f) })
+			check("run/.containerenv", tc.containerenv, func(f *os.File) (string, error) { return idFromContainerenv(f) })
 		})
 	}
 }
@@ -57,9 +58,9 @@ func TestAmbiguousIsAnError(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		parse := IDFromMountinfo
+		parse := idFromMountinfo
 		if file == "cgroup" {
-			parse = IDFromCgroup
+			parse = idFromCgroup
 		}
 		id, err := parse(f)
 		f.Close()
@@ -96,10 +97,12 @@ func TestParsePort(t *testing.T) {
 		"9092": "9092/tcp", "9092/tcp": "9092/tcp", "53/udp": "53/udp", "53/UDP": "53/udp", "2905/sctp": "2905/sctp",
 		"0": "", "65536": "", "09092": "", "9092/icmp": "", "x": "", "": "", "-1": "", "+80": "",
 	} {
-		port, proto, ok := ParsePort(in)
+		p, err := ParsePort(in)
 		got := ""
-		if ok {
-			got = Binding{Port: port, Proto: proto}.Key()
+		if err == nil {
+			got = p.String()
+		} else if msg := fmt.Sprintf("%q is not a container port; write it as 9092 or 53/udp", in); err.Error() != msg {
+			t.Errorf("ParsePort(%q): %v, want %s", in, err, msg)
 		}
 		if got != want {
 			t.Errorf("ParsePort(%q) = %q, want %q", in, got, want)

@@ -1,14 +1,14 @@
 package discover
 
 import (
-	"context"
 	"encoding/json"
-	"net/http"
-	"net/url"
-	"os"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"sort"
 	"strings"
-
-	"github.com/docker/docker/client"
 )
 
 // inspectResponse is the part of GET /containers/{id}/json that portenv
@@ -18,8 +18,12 @@ import (
 type inspectResponse struct {
 	ID    string `json:"Id"`
 	Name  string
-	State *struct{ Running bool }
-
+	State *struct {
+		Status    string
+		Running   bool
+		Paused    bool
+		StartedAt string
+	}
 	Config *struct {
 		Hostname     string
 		Image        string
@@ -31,7 +35,13 @@ type inspectResponse struct {
 		PortBindings map[string][]portBinding
 	}
 	NetworkSettings *struct {
-		Ports map[string][]portBinding
+		Ports    map[string][]portBinding
+		Networks map[string]*struct {
+			IPAddress         string
+			GlobalIPv6Address string
+			Gateway           string
+			Aliases           []string
+		}
 	}
 }
 
@@ -40,42 +50,153 @@ type portBinding struct {
 	HostPort string
 }
 
-// inspectFast sends GET /containers/{ref}/json through the client's own
-// HTTP client, address and negotiated version, and decodes what portenv
-// reads. It returns the answer's status, 0 when none came; for anything but
-// a well-formed 200 or a 404 the caller asks through the client, whose
-// error mapping stays the one that explains failures. A version pinned by
-// DOCKER_API_VERSION goes through the client too, as it may be refused.
-func (e *Engine) inspectFast(ctx context.Context, ref string) (r inspectResponse, status int) {
-	u, err := client.ParseHostURL(e.Endpoint)
-	if err != nil || e.Pinned || ref == "" || strings.ContainsAny(ref, "/?#") {
-		return r, 0
-	}
-	scheme, host := "http", u.Host
-	switch u.Scheme {
-	case "unix", "npipe":
-		host = client.DummyHost
-	case "tcp":
-		// The client speaks TLS exactly when DOCKER_CERT_PATH gave it a
-		// certificate directory (client.FromEnv).
-		if os.Getenv(client.EnvOverrideCertPath) != "" {
-			scheme = "https"
+// container keeps what portenv uses of an inspect response, and lists the
+// ports that are to be published but have no host binding yet.
+func (raw *inspectResponse) container() (c *Container, pending []Port) {
+	c = &Container{ID: raw.ID, Name: strings.TrimPrefix(raw.Name, "/")}
+	if s := raw.State; s != nil {
+		c.Status, c.StartedAt = s.Status, s.StartedAt
+		if c.Status == "" && s.Running {
+			c.Status = "running" // engines before API 1.21 give no Status
 		}
-	default:
-		return r, 0
+		if s.Paused {
+			c.Status = "paused"
+		}
 	}
-	target := &url.URL{Scheme: scheme, Host: host, Path: u.Path + "/v" + e.APIVersion + "/containers/" + ref + "/json"}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
-	if err != nil {
-		return r, 0
+	var requested map[string][]portBinding
+	if hc := raw.HostConfig; hc != nil {
+		c.NetworkMode = hc.NetworkMode
+		c.HostNetwork = hc.NetworkMode == "host"
+		requested = hc.PortBindings
 	}
-	resp, err := e.cli.HTTPClient().Do(req)
-	if err != nil {
-		return r, 0
+	if cfg := raw.Config; cfg != nil {
+		c.Hostname, c.Image, c.Labels = cfg.Hostname, cfg.Image, cfg.Labels
+		for k := range cfg.ExposedPorts {
+			if p, err := ParsePort(k); err == nil {
+				c.Exposed = append(c.Exposed, p)
+			}
+		}
+		sortPorts(c.Exposed)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK && (json.NewDecoder(resp.Body).Decode(&r) != nil || r.ID == "") {
-		return inspectResponse{}, 0
+	c.Swarm = swarmTask(c.Labels)
+	var bound map[string][]portBinding
+	if ns := raw.NetworkSettings; ns != nil {
+		bound = ns.Ports
+		for name, n := range ns.Networks {
+			if n == nil {
+				continue
+			}
+			if c.Networks == nil {
+				c.Networks = map[string]Network{}
+			}
+			c.Networks[name] = Network{IP: n.IPAddress, IPv6: n.GlobalIPv6Address, Gateway: n.Gateway, Aliases: n.Aliases}
+		}
 	}
-	return r, resp.StatusCode
+	if c.HostNetwork {
+		// The engine publishes nothing on the host's network: every port
+		// the image exposes or -p asks for is reached at its own number.
+		for k := range requested {
+			if p, err := ParsePort(k); err == nil && !slices.Contains(c.Exposed, p) {
+				c.Exposed = append(c.Exposed, p)
+			}
+		}
+		sortPorts(c.Exposed)
+		for _, p := range c.Exposed {
+			c.Ports = append(c.Ports, Binding{Port: p, HostPort: p.Num})
+		}
+		return c, nil
+	}
+	for k, bindings := range bound {
+		p, err := ParsePort(k)
+		if err != nil {
+			continue
+		}
+		for _, b := range bindings {
+			if hp, err := ParsePort(b.HostPort); err == nil {
+				c.Ports = append(c.Ports, Binding{Port: p, HostIP: b.HostIP, HostPort: hp.Num})
+			}
+		}
+	}
+	sortBindings(c.Ports)
+	if c.Status != "running" {
+		return c, nil
+	}
+	for k := range requested {
+		p, err := ParsePort(k)
+		if err != nil || len(c.Published(p)) > 0 {
+			continue
+		}
+		// A port the network maps has its key in NetworkSettings.Ports from
+		// the start; one the network cannot map (none, internal) never gets
+		// it, and waiting would not help.
+		if _, listed := bound[k]; listed {
+			pending = append(pending, p)
+		} else {
+			c.Unpublishable = append(c.Unpublishable, p)
+		}
+	}
+	sortPorts(pending)
+	sortPorts(c.Unpublishable)
+	return c, pending
+}
+
+// networkNames lists the names of c's networks, sorted.
+func (c *Container) networkNames() []string {
+	out := make([]string, 0, len(c.Networks))
+	for n := range c.Networks {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// decodeInspect reads an inspect answer. Its error says, without Go's
+// words, why the answer is not a container.
+func decodeInspect(r io.Reader, into *inspectResponse) error {
+	if err := decodeJSON(r, into); err != nil {
+		return err
+	}
+	if into.ID == "" {
+		return errors.New("it has no Id")
+	}
+	return nil
+}
+
+// decodeJSON decodes one JSON value, at most maxAnswer bytes of it.
+func decodeJSON(r io.Reader, into any) error {
+	lr := &io.LimitedReader{R: r, N: maxAnswer + 1}
+	err := json.NewDecoder(lr).Decode(into)
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case err == nil:
+		return nil
+	case lr.N <= 0:
+		return fmt.Errorf("it is larger than %d MiB", maxAnswer>>20)
+	case errors.As(err, &te):
+		return fmt.Errorf("its field %s holds a JSON %s where portenv expects a %s", te.Field, te.Value, jsonKind(te.Type.Kind()))
+	case errors.As(err, &se):
+		return fmt.Errorf("it is not valid JSON (at byte %d)", se.Offset)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("it is empty or cut short")
+	}
+	return errors.New("it is not valid JSON")
+}
+
+// maxAnswer bounds what portenv reads of one answer: a container's
+// description is a few KiB; a larger answer is not an engine's.
+const maxAnswer = 8 << 20
+
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		return "object"
+	case reflect.Slice:
+		return "list"
+	}
+	return "number"
 }

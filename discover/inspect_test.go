@@ -16,12 +16,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portenv/portenv/internal/enginetest"
 )
 
 // Over tcp:// with DOCKER_CERT_PATH the client speaks TLS; the direct
 // inspection must too, or it would fall back to a second request.
 func TestInspectOverTLS(t *testing.T) {
-	f := &fakeEngine{containers: map[string]func() map[string]any{
+	f := &enginetest.Fake{Containers: map[string]any{
 		"app": inspectJSON(idA, "app", "app", map[string][]map[string]string{"9092/tcp": {{"HostIp": "0.0.0.0", "HostPort": "32769"}}}),
 	}}
 	srv := httptest.NewTLSServer(f)
@@ -56,10 +58,9 @@ func TestInspectOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, status := e.inspectFast(ctx, "app"); status != 200 || r.ID != idA {
-		t.Fatalf("direct inspection over TLS: status %d, id %q", status, r.ID)
+	if r, status, err := e.inspectDirect(ctx, "app"); status != 200 || err != nil || r.ID != idA {
+		t.Fatalf("direct inspection over TLS: status %d, id %q, %v", status, r.ID, err)
 	}
-	f.requests = nil
 	c, err := e.Inspect(ctx, "app")
 	if err != nil {
 		t.Fatal(err)
@@ -67,8 +68,8 @@ func TestInspectOverTLS(t *testing.T) {
 	if c.ID != idA || len(c.Ports) != 1 || c.Ports[0].HostPort != 32769 {
 		t.Errorf("got %+v", c)
 	}
-	if want := []string{"GET /containers/app/json"}; !reflect.DeepEqual(f.requests, want) {
-		t.Errorf("requests %q, want %q", f.requests, want)
+	if want := []string{"HEAD /_ping", "GET /containers/app/json", "GET /containers/app/json"}; !reflect.DeepEqual(f.Requests(), want) {
+		t.Errorf("requests %q, want %q", f.Requests(), want)
 	}
 }
 
@@ -82,14 +83,28 @@ func writePEM(t *testing.T, path, kind string, der []byte) {
 // A container the engine does not know costs one request, not a second
 // one through the client.
 func TestInspectNotFoundIsOneRequest(t *testing.T) {
-	f := &fakeEngine{containers: map[string]func() map[string]any{}}
-	startFake(t, f)
+	f := fake(t, &enginetest.Fake{})
 	e, ctx := connect(t)
 	_, err := e.Inspect(ctx, "ghost")
 	if _, ok := err.(*NotFoundError); !ok {
 		t.Fatalf("got %v, want NotFoundError", err)
 	}
-	if want := []string{"HEAD /_ping", "GET /containers/ghost/json"}; !reflect.DeepEqual(f.requests, want) {
-		t.Errorf("requests %q, want %q", f.requests, want)
+	if want := []string{"HEAD /_ping", "GET /containers/ghost/json"}; !reflect.DeepEqual(f.Requests(), want) {
+		t.Errorf("requests %q, want %q", f.Requests(), want)
+	}
+}
+
+// The ping and the inspection of every start share one connection.
+func TestPingAndInspectShareOneConnection(t *testing.T) {
+	f := fake(t, &enginetest.Fake{Containers: map[string]any{"app": inspectJSON(idA, "app", "app", nil)}})
+	e, ctx := connect(t)
+	if _, err := e.Inspect(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"HEAD /_ping", "GET /containers/app/json"}; !reflect.DeepEqual(f.Requests(), want) {
+		t.Errorf("requests %q, want %q", f.Requests(), want)
+	}
+	if n := f.Connections(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
 	}
 }

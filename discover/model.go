@@ -4,10 +4,8 @@ package discover
 
 import (
 	"fmt"
-	"net"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -21,24 +19,48 @@ type Container struct {
 	Image    string
 	Labels   map[string]string
 
-	// NetworkMode is HostConfig.NetworkMode: "host" means no published
-	// ports exist; "container:<id>" means the ports are another's.
+	// Status is State.Status: "running", "created", "exited", "paused", ...
+	Status string
+	// StartedAt is State.StartedAt, which changes at every start.
+	StartedAt string
+
+	// NetworkMode is HostConfig.NetworkMode: "host", "none", "bridge",
+	// a network's name, or "container:<id>" when the network is another's.
 	NetworkMode string
-	// NetworkOf names the container whose bindings Ports holds, when the
-	// network mode is container:<other>.
+	// NetworkOf names the container whose network this one shares, when
+	// the network mode is container:<other>; Ports are then that one's.
 	NetworkOf string
+	// HostNetwork is true when the container uses the host's network, its
+	// own or through the container whose network it shares: its ports are
+	// reached on the host at their own numbers.
+	HostNetwork bool
+	// Networks are the networks the container is on, by name.
+	Networks map[string]Network
 
 	// Ports holds every published binding, in a stable order: by protocol,
-	// container port, then IPv4 before IPv6.
+	// container port, then IPv4 before IPv6. On the host's network, every
+	// exposed or requested port, at its own number.
 	Ports []Binding
 
-	// Exposed lists the container ports ("9092/tcp") that the image or
-	// --expose declares, published or not, so that an error can tell
-	// "exposed but not published" from "unknown".
-	Exposed []string
+	// Exposed lists the container ports that the image or --expose
+	// declares, published or not, so that an error can tell "exposed but
+	// not published" from "unknown".
+	Exposed []Port
+
+	// Unpublishable lists the ports asked for with -p that the container's
+	// network can never publish (--network none, an internal network).
+	Unpublishable []Port
 
 	// Swarm is set when the container is a Swarm task.
 	Swarm *SwarmTask
+}
+
+// Network is one network a container is on.
+type Network struct {
+	IP      string // IPv4 address
+	IPv6    string
+	Gateway string
+	Aliases []string
 }
 
 // SwarmTask names the Swarm service and slot a task container belongs to,
@@ -50,84 +72,130 @@ type SwarmTask struct {
 	NodeID      string
 }
 
-// Binding is one published port: container Port/Proto reached at
-// HostIP:HostPort.
-type Binding struct {
-	Port     int
-	Proto    string // tcp, udp or sctp
-	HostIP   string // as the engine reports it: "0.0.0.0", "::", "127.0.0.1", ...
-	HostPort int
-}
+// ShortID is the id as docker ps shows it.
+func (c *Container) ShortID() string { return shortID(c.ID) }
 
-// Wildcard reports whether the binding listens on every host address, so
-// that its address tells a client nothing.
-func (b Binding) Wildcard() bool {
-	if b.HostIP == "" {
-		return true
+// shortID cuts an id to docker's 12 characters; an engine or a file may
+// give a shorter one, which is kept whole.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
 	}
-	ip := net.ParseIP(b.HostIP)
-	return ip != nil && ip.IsUnspecified()
-}
-
-// IPv6 reports whether the binding is on an IPv6 host address.
-func (b Binding) IPv6() bool { return strings.Contains(b.HostIP, ":") }
-
-// Key is the container side of the binding, as Docker writes it: "9092/tcp".
-func (b Binding) Key() string { return strconv.Itoa(b.Port) + "/" + b.Proto }
-
-// ParsePort reads a container port as users and the engine write it:
-// "9092", "9092/tcp", "53/udp", "9092/TCP".
-func ParsePort(s string) (port int, proto string, ok bool) {
-	num, proto, found := strings.Cut(s, "/")
-	if !found || proto == "" {
-		proto = "tcp"
-	}
-	proto = strings.ToLower(proto)
-	switch proto {
-	case "tcp", "udp", "sctp":
-	default:
-		return 0, "", false
-	}
-	n, err := strconv.Atoi(num)
-	if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != num {
-		return 0, "", false
-	}
-	return n, proto, true
+	return id
 }
 
 // Published returns the bindings of one container port.
-func (c *Container) Published(port int, proto string) []Binding {
+func (c *Container) Published(p Port) []Binding {
 	var out []Binding
 	for _, b := range c.Ports {
-		if b.Port == port && b.Proto == proto {
+		if b.Port == p {
 			out = append(out, b)
 		}
 	}
 	return out
 }
 
-// PublishedKeys lists the published container ports ("9092/tcp"), sorted,
+// PublishedPorts lists the published container ports, sorted as Ports,
 // each once.
-func (c *Container) PublishedKeys() []string {
-	var keys []string
-	seen := map[string]bool{}
+func (c *Container) PublishedPorts() []Port {
+	var out []Port
 	for _, b := range c.Ports {
-		if k := b.Key(); !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
+		if !slices.Contains(out, b.Port) {
+			out = append(out, b.Port)
 		}
 	}
-	return keys
+	return out
+}
+
+// Lookup returns the one binding that stands for container port p: a
+// publication on both IPv4 and IPv6 is one port, and the IPv4 binding is
+// the one used. other is the first binding whose host port differs from
+// the chosen one (IPv6 on another port, a second -p), or nil. On the
+// host's network every port is reached at its own number.
+func (c *Container) Lookup(p Port) (chosen Binding, other *Binding, err error) {
+	bs := c.Published(p)
+	if len(bs) == 0 {
+		if c.HostNetwork {
+			return Binding{Port: p, HostPort: p.Num}, nil, nil
+		}
+		return Binding{}, nil, &NotPublishedError{
+			Port:      p,
+			Published: c.PublishedPorts(),
+			Exposed:   slices.Contains(c.Exposed, p),
+			Container: c.Name,
+		}
+	}
+	// Sorted IPv4 first, so bs[0] is the IPv4 binding when there is one.
+	chosen = bs[0]
+	for _, b := range bs[1:] {
+		if b.HostPort != chosen.HostPort {
+			return chosen, &b, nil
+		}
+	}
+	return chosen, nil, nil
+}
+
+// NotPublishedError says that a container port asked for has no host
+// binding, and why, as far as the engine tells.
+type NotPublishedError struct {
+	Port      Port
+	Published []Port // the ports that are published
+	Exposed   bool   // the port is exposed (EXPOSE, --expose) but not published
+	Container string
+}
+
+func (e *NotPublishedError) Error() string {
+	list := "; no port of this container is published"
+	if len(e.Published) > 0 {
+		list = "; published: " + joinPorts(e.Published)
+	}
+	p := e.Port.PublishArg()
+	if e.Exposed {
+		return fmt.Sprintf("port %s of container %s is exposed but not published; publish it with -p %s (or ports: [\"%s\"] in Compose)%s", e.Port, e.Container, p, p, list)
+	}
+	return fmt.Sprintf("port %s of container %s is not published; publish it with -p %s%s", e.Port, e.Container, p, list)
+}
+
+// Usable says why the container's bindings cannot be used, at once rather
+// than after a wait: it is not running, or its network publishes nothing.
+func (c *Container) Usable() error {
+	if c.Status != "" && c.Status != "running" {
+		fix := "start it (docker start " + c.Name + ")"
+		if c.Status == "paused" {
+			fix = "unpause it (docker unpause " + c.Name + ")"
+		}
+		return fmt.Errorf("container %s is %s, not running, so it has no published ports; %s, then run portenv again", c.Name, c.Status, fix)
+	}
+	if len(c.Unpublishable) == 0 {
+		return nil
+	}
+	if c.NetworkMode == "none" {
+		return fmt.Errorf("container %s runs with --network none, where no port can be published, yet asks for %s with -p; give it a network (remove --network none, or network_mode: none in Compose)", c.Name, joinPorts(c.Unpublishable))
+	}
+	nets := c.networkNames()
+	where := "network mode " + c.NetworkMode
+	if len(nets) > 0 {
+		where = "network " + strings.Join(nets, ", ")
+	}
+	return fmt.Errorf("container %s asks for %s with -p, but its %s publishes no ports (an internal network, internal: true in Compose, or a driver without port mapping); connect it to a bridge network that is not internal", c.Name, joinPorts(c.Unpublishable), where)
+}
+
+func joinPorts(ps []Port) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 func sortBindings(bs []Binding) {
 	sort.SliceStable(bs, func(i, j int) bool {
 		a, b := bs[i], bs[j]
-		if a.Proto != b.Proto {
-			return protoRank(a.Proto) < protoRank(b.Proto)
+		if a.Port.Proto != b.Port.Proto {
+			return protoRank(a.Port.Proto) < protoRank(b.Port.Proto)
 		}
-		if a.Port != b.Port {
-			return a.Port < b.Port
+		if a.Port.Num != b.Port.Num {
+			return a.Port.Num < b.Port.Num
 		}
 		if a.IPv6() != b.IPv6() {
 			return !a.IPv6()
@@ -139,6 +207,15 @@ func sortBindings(bs []Binding) {
 	})
 }
 
+func sortPorts(ps []Port) {
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].Proto != ps[j].Proto {
+			return protoRank(ps[i].Proto) < protoRank(ps[j].Proto)
+		}
+		return ps[i].Num < ps[j].Num
+	})
+}
+
 func protoRank(p string) int {
 	switch p {
 	case "tcp":
@@ -147,62 +224,4 @@ func protoRank(p string) int {
 		return 1
 	}
 	return 2
-}
-
-// NotPublishedError says that a container port asked for has no host
-// binding, and why, as far as the engine tells.
-type NotPublishedError struct {
-	Port        string   // "9092/tcp"
-	Published   []string // the ports that are published
-	Exposed     bool     // the port is exposed (EXPOSE, --expose) but not published
-	HostNetwork bool     // the container uses the host's network: nothing is published
-	Container   string
-}
-
-func (e *NotPublishedError) Error() string {
-	port, proto, _ := strings.Cut(e.Port, "/")
-	publish := port
-	if proto != "tcp" {
-		publish = e.Port
-	}
-	switch {
-	case e.HostNetwork:
-		return fmt.Sprintf("container %s uses the host's network (--network host), so no port is published; port %s is reached on the host at %s itself: use that number, or give the container its own network and publish the port with -p %s", e.Container, e.Port, port, publish)
-	case e.Exposed:
-		return fmt.Sprintf("port %s of container %s is exposed but not published; publish it with -p %s (or ports: [\"%s\"] in Compose)%s", e.Port, e.Container, publish, publish, e.list())
-	}
-	return fmt.Sprintf("port %s of container %s is not published; publish it with -p %s%s", e.Port, e.Container, publish, e.list())
-}
-
-func (e *NotPublishedError) list() string {
-	if len(e.Published) == 0 {
-		return "; no port of this container is published"
-	}
-	return "; published: " + strings.Join(e.Published, ", ")
-}
-
-// Lookup returns the one binding that stands for container port/proto: a
-// publication on both IPv4 and IPv6 is one port, and the IPv4 binding is
-// the one used. other is the first binding whose host port differs from
-// the chosen one (IPv6 on another port, a second -p), or nil.
-func (c *Container) Lookup(port int, proto string) (chosen Binding, other *Binding, err error) {
-	bs := c.Published(port, proto)
-	if len(bs) == 0 {
-		key := strconv.Itoa(port) + "/" + proto
-		return Binding{}, nil, &NotPublishedError{
-			Port:        key,
-			Published:   c.PublishedKeys(),
-			Exposed:     slices.Contains(c.Exposed, key),
-			HostNetwork: c.NetworkMode == "host",
-			Container:   c.Name,
-		}
-	}
-	// Sorted IPv4 first, so bs[0] is the IPv4 binding when there is one.
-	chosen = bs[0]
-	for _, b := range bs[1:] {
-		if b.HostPort != chosen.HostPort {
-			return chosen, &b, nil
-		}
-	}
-	return chosen, nil, nil
 }

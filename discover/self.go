@@ -5,17 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 )
 
 // Attempt records one way of finding the container and what came of it,
 // for -v logs and `portenv doctor`.
 type Attempt struct {
-	Method string // "--container", "mountinfo", "cgroup", "containerenv", "hostname"
+	Method string // "--container", "mountinfo", "cgroup", "containerenv", "hostname", "network", "swarm"
 	Result string // what it found, or why it found nothing
 	OK     bool
 }
@@ -29,92 +29,193 @@ type SelfOptions struct {
 	Root string
 	// Hostname replaces os.Hostname, for tests.
 	Hostname func() (string, error)
+	// LocalIPs replaces the addresses of this process's interfaces, for
+	// tests.
+	LocalIPs func() ([]string, error)
 }
 
 // Self finds the container this process runs in, trying in order the
 // --container value, /proc/self/mountinfo, /proc/self/cgroup,
 // /run/.containerenv and the hostname, and confirms every candidate by
-// inspecting it. The attempts are returned whether or not one succeeded.
+// inspecting it. It then reads the ports of the network the container
+// uses, and says at once when they cannot be used. The attempts are
+// returned whether or not one succeeded.
 func (e *Engine) Self(ctx context.Context, opt SelfOptions) (*Container, []Attempt, error) {
-	var tried []Attempt
-	if opt.Container != "" {
-		c, err := e.Inspect(ctx, opt.Container)
-		if err != nil {
-			tried = append(tried, Attempt{Method: "--container", Result: err.Error()})
-			return nil, tried, err
-		}
-		tried = append(tried, Attempt{Method: "--container", Result: "container " + c.ID[:12] + " (" + c.Name + ")", OK: true})
-		return e.followNetwork(ctx, c, tried)
+	f := &finder{e: e, ctx: ctx, opt: opt}
+	c, err := f.find()
+	if err == nil {
+		c, err = f.followNetwork(c)
 	}
+	if err == nil {
+		err = f.ingressPorts(c)
+	}
+	if err == nil {
+		err = c.Usable()
+	}
+	if err != nil {
+		return nil, f.tried, err
+	}
+	return c, f.tried, nil
+}
 
-	sources := []struct {
-		method, file string
-		parse        func(io.Reader) (string, error)
-	}{
-		{"mountinfo", "/proc/self/mountinfo", IDFromMountinfo},
-		{"cgroup", "/proc/self/cgroup", IDFromCgroup},
-		{"containerenv", "/run/.containerenv", IDFromContainerenv},
+// finder is one search for this container; it records what it tried.
+type finder struct {
+	e     *Engine
+	ctx   context.Context
+	opt   SelfOptions
+	tried []Attempt
+}
+
+func (f *finder) note(method string, ok bool, format string, args ...any) {
+	f.tried = append(f.tried, Attempt{Method: method, Result: fmt.Sprintf(format, args...), OK: ok})
+}
+
+// fail records err as the outcome of method and returns it.
+func (f *finder) fail(method string, err error) error {
+	f.tried = append(f.tried, Attempt{Method: method, Result: err.Error()})
+	return err
+}
+
+var idSources = []struct {
+	method, file string
+	parse        func(io.Reader) (string, error)
+}{
+	{"mountinfo", "/proc/self/mountinfo", idFromMountinfo},
+	{"cgroup", "/proc/self/cgroup", idFromCgroup},
+	{"containerenv", "/run/.containerenv", idFromContainerenv},
+}
+
+func (f *finder) find() (*Container, error) {
+	if f.opt.Container != "" {
+		c, err := f.e.Inspect(f.ctx, f.opt.Container)
+		if err != nil {
+			return nil, f.fail("--container", err)
+		}
+		f.note("--container", true, "container %s (%s)", c.ShortID(), c.Name)
+		return c, nil
 	}
-	for _, s := range sources {
-		id, err := readID(filepath.Join(opt.Root, s.file), s.parse)
+	for _, s := range idSources {
+		id, err := f.readID(s.file, s.parse)
 		var amb *AmbiguousError
 		switch {
 		case errors.As(err, &amb):
-			if c := e.sharerAmong(ctx, amb.IDs); c != nil {
-				tried = append(tried, Attempt{Method: s.method, Result: "container " + c.ID[:12] + " (" + c.Name + ") from " + s.file + ", which also names the container whose network it shares", OK: true})
-				return e.followNetwork(ctx, c, tried)
+			if c := f.sharerAmong(amb.IDs); c != nil {
+				f.note(s.method, true, "container %s (%s) from %s, which also names the container whose network it shares", c.ShortID(), c.Name, s.file)
+				return c, nil
 			}
-			tried = append(tried, Attempt{Method: s.method, Result: err.Error()})
-			return nil, tried, err
+			return nil, f.fail(s.method, err)
 		case err != nil:
-			tried = append(tried, Attempt{Method: s.method, Result: "cannot read " + s.file + ": " + oneLine(err)})
+			f.note(s.method, false, "cannot read %s: %s", s.file, oneLine(err))
 			continue
 		case id == "":
-			tried = append(tried, Attempt{Method: s.method, Result: "no container id in " + s.file})
+			f.note(s.method, false, "no container id in %s", s.file)
 			continue
 		}
-		c, err := e.Inspect(ctx, id)
+		c, err := f.e.Inspect(f.ctx, id)
 		var nf *NotFoundError
 		if errors.As(err, &nf) {
 			// An id of another engine's container, as in Docker in Docker.
-			tried = append(tried, Attempt{Method: s.method, Result: "id " + id[:12] + " from " + s.file + " is not a container of this engine"})
+			f.note(s.method, false, "id %s from %s is not a container of this engine", shortID(id), s.file)
 			continue
 		}
 		if err != nil {
-			tried = append(tried, Attempt{Method: s.method, Result: err.Error()})
-			return nil, tried, err
+			return nil, f.fail(s.method, err)
 		}
-		tried = append(tried, Attempt{Method: s.method, Result: "container " + c.ID[:12] + " (" + c.Name + ") from " + s.file, OK: true})
+		f.note(s.method, true, "container %s (%s) from %s", c.ShortID(), c.Name, s.file)
 		if s.method == "mountinfo" {
-			c, tried = e.networkSharer(ctx, opt, c, tried)
+			c = f.networkSharer(c)
 		}
-		return e.followNetwork(ctx, c, tried)
+		return c, nil
 	}
+	return f.byHostname()
+}
 
+// byHostname takes the container named like this host, or whose id starts
+// with its name, only when something only this container has confirms
+// it: any container may be started with another's name as --hostname.
+func (f *finder) byHostname() (*Container, error) {
 	hostname := os.Hostname
-	if opt.Hostname != nil {
-		hostname = opt.Hostname
+	if f.opt.Hostname != nil {
+		hostname = f.opt.Hostname
 	}
 	host, err := hostname()
-	if err == nil && host != "" {
-		c, err := e.Inspect(ctx, host)
-		var nf *NotFoundError
-		switch {
-		case errors.As(err, &nf):
-			tried = append(tried, Attempt{Method: "hostname", Result: fmt.Sprintf("no container is named or has an id starting with %q", host)})
-		case err != nil:
-			tried = append(tried, Attempt{Method: "hostname", Result: err.Error()})
-			return nil, tried, err
-		case c.Hostname != host:
-			tried = append(tried, Attempt{Method: "hostname", Result: fmt.Sprintf("container %s matches %q but its hostname is %q, so it is not this one", c.Name, host, c.Hostname)})
-		default:
-			tried = append(tried, Attempt{Method: "hostname", Result: "container " + c.ID[:12] + " (" + c.Name + ") has hostname " + strconv.Quote(host), OK: true})
-			return e.followNetwork(ctx, c, tried)
-		}
-	} else {
-		tried = append(tried, Attempt{Method: "hostname", Result: "no hostname"})
+	if err != nil || host == "" {
+		f.note("hostname", false, "no hostname")
+		return nil, &NotIdentifiedError{Tried: f.tried}
 	}
-	return nil, tried, &NotIdentifiedError{Tried: tried}
+	c, err := f.e.Inspect(f.ctx, host)
+	var nf *NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		f.note("hostname", false, "no container is named or has an id starting with %q", host)
+		return nil, &NotIdentifiedError{Tried: f.tried}
+	case err != nil:
+		return nil, f.fail("hostname", err)
+	case c.Hostname != host:
+		f.note("hostname", false, "container %s matches %q but its hostname is %q, so it is not this one", c.Name, host, c.Hostname)
+		return nil, &NotIdentifiedError{Tried: f.tried}
+	}
+	ip, local, err := f.sharedAddress(c)
+	if err != nil || ip == "" {
+		why := "none of its addresses (" + strings.Join(c.addresses(), ", ") + ") is an address of this process (" + strings.Join(local, ", ") + ")"
+		if err != nil {
+			why = "this process's addresses cannot be read: " + oneLine(err)
+		} else if len(c.addresses()) == 0 {
+			why = "it has no network address of its own to compare with this process's"
+		}
+		f.note("hostname", false, "container %s (%s) has hostname %q, but nothing confirms that it is this container: %s", c.ShortID(), c.Name, host, why)
+		return nil, fmt.Errorf("cannot tell which container this is: container %s (%s) has this hostname, %q, but another container may have been given it with --hostname, and nothing confirms that it is this one (%s); pass --container %s if it is", c.ShortID(), c.Name, host, why, c.Name)
+	}
+	f.note("hostname", true, "container %s (%s) has hostname %q and this process's address %s", c.ShortID(), c.Name, host, ip)
+	return c, nil
+}
+
+// sharedAddress returns an address of c's networks that is also one of
+// this process's interfaces, or "".
+func (f *finder) sharedAddress(c *Container) (ip string, local []string, err error) {
+	localIPs := f.opt.LocalIPs
+	if localIPs == nil {
+		localIPs = interfaceIPs
+	}
+	local, err = localIPs()
+	if err != nil {
+		return "", nil, err
+	}
+	for _, a := range c.addresses() {
+		if slices.Contains(local, a) {
+			return a, local, nil
+		}
+	}
+	return "", local, nil
+}
+
+func interfaceIPs() ([]string, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() {
+			out = append(out, n.IP.String())
+		}
+	}
+	return out, nil
+}
+
+// addresses lists c's IPv4 and IPv6 addresses on its networks, sorted by
+// network name.
+func (c *Container) addresses() []string {
+	var out []string
+	for _, name := range c.networkNames() {
+		n := c.Networks[name]
+		for _, a := range []string{n.IP, n.IPv6} {
+			if a != "" {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
 
 // NotIdentifiedError says that no method found this container.
@@ -128,37 +229,31 @@ func (e *NotIdentifiedError) Error() string {
 	return "cannot tell which container this is (" + strings.Join(parts, "; ") + "); is portenv running in a container of this engine? Otherwise pass --container NAME"
 }
 
-// followNetwork reads the bindings of the container whose network
-// namespace this one shares (network mode container:<other>): its ports
-// are the ones published. Every way of finding the container ends here, so
-// this is also where a Swarm task published in ingress mode gets the ports
-// of its service.
-func (e *Engine) followNetwork(ctx context.Context, c *Container, tried []Attempt) (*Container, []Attempt, error) {
-	tried, err := e.ingressPorts(ctx, c, tried)
-	if err != nil {
-		return nil, tried, err
-	}
+// followNetwork gives a container that shares another's network (network
+// mode container:<other>) that container's ports: they are the ones
+// published.
+func (f *finder) followNetwork(c *Container) (*Container, error) {
 	other, ok := strings.CutPrefix(c.NetworkMode, "container:")
 	if !ok {
-		return c, tried, nil
+		return c, nil
 	}
-	o, err := e.Inspect(ctx, other)
+	o, err := f.e.Inspect(f.ctx, other)
 	if err != nil {
-		return nil, tried, fmt.Errorf("container %s uses the network of container %s, which cannot be read: %w", c.Name, other, err)
+		return nil, f.fail("network", fmt.Errorf("container %s uses the network of container %s, which cannot be read: %w", c.Name, other, err))
 	}
-	tried = append(tried, Attempt{Method: "network", Result: "shares the network of container " + o.Name + "; its published ports are used", OK: true})
-	c.Ports, c.Exposed, c.NetworkOf = o.Ports, o.Exposed, o.Name
-	return c, tried, nil
+	f.note("network", true, "shares the network of container %s; its published ports are used", o.Name)
+	c.Ports, c.Exposed, c.NetworkOf, c.HostNetwork, c.Networks = o.Ports, o.Exposed, o.Name, o.HostNetwork, o.Networks
+	return c, nil
 }
 
 // sharerAmong settles two ids in one source when the engine confirms that
 // one container shares the other's network: a Podman pod member and its
 // infra container, whose /etc/hosts and /etc/resolv.conf the member gets.
 // The sharer is this container. Anything else stays ambiguous.
-func (e *Engine) sharerAmong(ctx context.Context, ids []string) *Container {
+func (f *finder) sharerAmong(ids []string) *Container {
 	var sharer *Container
 	for _, id := range ids {
-		c, err := e.Inspect(ctx, id)
+		c, err := f.e.Inspect(f.ctx, id)
 		if err != nil {
 			return nil
 		}
@@ -180,24 +275,24 @@ func (e *Engine) sharerAmong(ctx context.Context, ids []string) *Container {
 // owner. Where the cgroup names a different container whose network mode
 // is the owner's, that container is this one. The cgroup read is cheap, and
 // the extra inspection happens only when the two ids differ.
-func (e *Engine) networkSharer(ctx context.Context, opt SelfOptions, owner *Container, tried []Attempt) (*Container, []Attempt) {
-	id, err := readID(filepath.Join(opt.Root, "/proc/self/cgroup"), IDFromCgroup)
+func (f *finder) networkSharer(owner *Container) *Container {
+	id, err := f.readID("/proc/self/cgroup", idFromCgroup)
 	if err != nil || id == "" || id == owner.ID {
-		return owner, tried
+		return owner
 	}
-	c, err := e.Inspect(ctx, id)
+	c, err := f.e.Inspect(f.ctx, id)
 	if err != nil || c.NetworkMode != "container:"+owner.ID {
-		return owner, tried
+		return owner
 	}
-	tried = append(tried, Attempt{Method: "cgroup", Result: "container " + c.ID[:12] + " (" + c.Name + ") from /proc/self/cgroup, which shares the network of " + owner.Name + ", whose files the mounts name", OK: true})
-	return c, tried
+	f.note("cgroup", true, "container %s (%s) from /proc/self/cgroup, which shares the network of %s, whose files the mounts name", c.ShortID(), c.Name, owner.Name)
+	return c
 }
 
-func readID(path string, parse func(io.Reader) (string, error)) (string, error) {
-	f, err := os.Open(path)
+func (f *finder) readID(file string, parse func(io.Reader) (string, error)) (string, error) {
+	r, err := os.Open(filepath.Join(f.opt.Root, file))
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	return parse(f)
+	defer r.Close()
+	return parse(r)
 }

@@ -2,11 +2,8 @@ package discover
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -15,46 +12,11 @@ import (
 	"github.com/portenv/portenv/internal/enginetest"
 )
 
-// fakeEngine answers /_ping and /containers/{ref}/json from a table, over
-// a unix socket, and records the requests. It stands in for the engine in
-// tests of error paths and of the order of methods; the engine tests prove
-// the real thing.
-type fakeEngine struct {
-	mu         sync.Mutex
-	containers map[string]func() map[string]any // by id or name
-	requests   []string
-}
-
-var versioned = regexp.MustCompile(`^/v[0-9.]+`)
-
-func (f *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := versioned.ReplaceAllString(r.URL.Path, "")
-	f.mu.Lock()
-	f.requests = append(f.requests, r.Method+" "+path)
-	f.mu.Unlock()
-	w.Header().Set("Api-Version", "1.41")
-	if path == "/_ping" {
-		w.Write([]byte("OK"))
-		return
-	}
-	ref, ok := strings.CutPrefix(path, "/containers/")
-	ref, ok2 := strings.CutSuffix(ref, "/json")
-	f.mu.Lock()
-	c := f.containers[ref]
-	f.mu.Unlock()
-	if !ok || !ok2 || c == nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		w.Write([]byte(`{"message":"No such container: ` + ref + `"}`))
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(c())
-}
-
-func startFake(t *testing.T, h http.Handler) {
+// fake serves f for the rest of the test.
+func fake(t *testing.T, f *enginetest.Fake) *enginetest.Fake {
 	t.Helper()
-	enginetest.UseEngineAt(t, enginetest.ServeUnix(t, h))
+	f.Serve(t)
+	return f
 }
 
 // connect reaches the fake engine with a 5 s timeout.
@@ -69,16 +31,8 @@ func connect(t *testing.T) (*Engine, context.Context) {
 	return e, ctx
 }
 
-func inspectJSON(id, name, hostname string, ports map[string][]map[string]string) func() map[string]any {
-	return func() map[string]any {
-		return map[string]any{
-			"Id": id, "Name": "/" + name,
-			"State":           map[string]any{"Running": true},
-			"Config":          map[string]any{"Hostname": hostname, "Image": "img", "Env": []string{"SECRET=x"}},
-			"HostConfig":      map[string]any{"NetworkMode": "bridge"},
-			"NetworkSettings": map[string]any{"Ports": ports},
-		}
-	}
+func inspectJSON(id, name, hostname string, ports map[string][]map[string]string) map[string]any {
+	return enginetest.Inspect(id, name, hostname, ports)
 }
 
 func TestSelfMethodOrder(t *testing.T) {
@@ -104,17 +58,18 @@ func TestSelfMethodOrder(t *testing.T) {
 				"hostname"}},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
-			f := &fakeEngine{containers: map[string]func() map[string]any{}}
+			f := &enginetest.Fake{Containers: map[string]any{}}
 			for ref, host := range tc.known {
 				id := ref
 				if len(id) != 64 {
 					id = ref + strings.Repeat("0", 64-len(ref))
 				}
-				f.containers[ref] = inspectJSON(id, "c-"+host, host, ports)
+				f.Containers[ref] = inspectJSON(id, "c-"+host, host, ports)
 			}
-			startFake(t, f)
+			fake(t, f)
 			e, ctx := connect(t)
-			c, tried, err := e.Self(ctx, SelfOptions{Root: filepath.Join("testdata", tc.fixture), Hostname: func() (string, error) { return tc.hostname, nil }})
+			c, tried, err := e.Self(ctx, SelfOptions{Root: filepath.Join("testdata", tc.fixture), Hostname: func() (string, error) { return tc.hostname, nil },
+				LocalIPs: func() ([]string, error) { return []string{"10.0.0.5", "172.17.0.9"}, nil }})
 			if err != nil {
 				t.Fatalf("Self: %v (tried %v)", err, tried)
 			}
@@ -132,7 +87,7 @@ func TestSelfMethodOrder(t *testing.T) {
 					t.Errorf("attempt %d: %q, want %q", i, got, w)
 				}
 			}
-			if want := []Binding{{9092, "tcp", "0.0.0.0", 32769}, {9092, "tcp", "::", 32769}}; len(c.Ports) != 2 || c.Ports[0] != want[0] || c.Ports[1] != want[1] {
+			if want := []Binding{{Port{9092, "tcp"}, "0.0.0.0", 32769}, {Port{9092, "tcp"}, "::", 32769}}; len(c.Ports) != 2 || c.Ports[0] != want[0] || c.Ports[1] != want[1] {
 				t.Errorf("ports %+v, want %+v", c.Ports, want)
 			}
 		})
@@ -140,10 +95,10 @@ func TestSelfMethodOrder(t *testing.T) {
 }
 
 func TestSelfNotIdentified(t *testing.T) {
-	f := &fakeEngine{containers: map[string]func() map[string]any{
+	f := &enginetest.Fake{Containers: map[string]any{
 		"web": inspectJSON(idB, "web", "other", nil),
 	}}
-	startFake(t, f)
+	fake(t, f)
 	e, ctx := connect(t)
 	_, _, err := e.Self(ctx, SelfOptions{Root: "testdata/docker-systemd-driver", Hostname: func() (string, error) { return "web", nil }})
 	var ni *NotIdentifiedError
@@ -165,12 +120,12 @@ func TestSelfNotIdentified(t *testing.T) {
 func TestInspectWaitsForBindings(t *testing.T) {
 	var calls int
 	var mu sync.Mutex
-	f := &fakeEngine{containers: map[string]func() map[string]any{
-		"late": func() map[string]any {
+	f := &enginetest.Fake{Containers: map[string]any{
+		"late": func() any {
 			mu.Lock()
 			defer mu.Unlock()
 			calls++
-			c := inspectJSON(idA, "late", "late", nil)()
+			c := inspectJSON(idA, "late", "late", map[string][]map[string]string{"9092/tcp": nil})
 			c["HostConfig"] = map[string]any{"PortBindings": map[string]any{"9092/tcp": []map[string]string{{"HostPort": ""}}}}
 			if calls >= 3 {
 				c["NetworkSettings"] = map[string]any{"Ports": map[string]any{"9092/tcp": []map[string]string{{"HostIp": "0.0.0.0", "HostPort": "40000"}}}}
@@ -178,7 +133,7 @@ func TestInspectWaitsForBindings(t *testing.T) {
 			return c
 		},
 	}}
-	startFake(t, f)
+	fake(t, f)
 	e, ctx := connect(t)
 	c, err := e.Inspect(ctx, "late")
 	if err != nil {
@@ -215,15 +170,15 @@ func TestSelfPodmanPod(t *testing.T) {
 		{"unrelated", "bridge", "/proc/self/mountinfo names 2 different containers (3f9c1e0d8b7a, 9e8d7c6b5a4f); pass --container ID to say which one is this container"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeEngine{containers: map[string]func() map[string]any{
-				idP: func() map[string]any {
-					c := member()
+			f := &enginetest.Fake{Containers: map[string]any{
+				idP: func() any {
+					c := member
 					c["HostConfig"] = map[string]any{"NetworkMode": tc.memberMode}
 					return c
 				},
 				idI: inspectJSON(idI, "pod-infra", "app", ports),
 			}}
-			startFake(t, f)
+			fake(t, f)
 			e, ctx := connect(t)
 			c, tried, err := e.Self(ctx, SelfOptions{Root: "testdata/podman-pod"})
 			if tc.wantErr != "" {

@@ -1,7 +1,6 @@
 package discover
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -36,25 +35,23 @@ func swarmTask(labels map[string]string) *SwarmTask {
 // /services/{id}, a manager's API) tells them. It is asked only when the
 // container has no bindings of its own: a task published in host mode has
 // them, as a plain container does.
-func (e *Engine) ingressPorts(ctx context.Context, c *Container, tried []Attempt) ([]Attempt, error) {
-	if c.Swarm == nil || len(c.Ports) > 0 || c.NetworkMode == "host" {
-		return tried, nil
+func (f *finder) ingressPorts(c *Container) error {
+	if c.Swarm == nil || len(c.Ports) > 0 || c.HostNetwork {
+		return nil
 	}
 	t := c.Swarm
 	req := "GET /services/" + t.ServiceID
-	svc, _, err := e.cli.ServiceInspectWithRaw(ctx, t.ServiceID, swarm.ServiceInspectOptions{})
+	svc, _, err := f.e.cli.ServiceInspectWithRaw(f.ctx, t.ServiceID, swarm.ServiceInspectOptions{})
 	if err != nil {
-		err = e.serviceError(c, req, err)
-		tried = append(tried, Attempt{Method: "swarm", Result: err.Error()})
-		return tried, err
+		return f.fail("swarm", f.e.serviceError(c, req, err))
 	}
 	c.Ports = serviceBindings(svc.Endpoint.Ports)
 	if len(c.Ports) == 0 {
-		tried = append(tried, Attempt{Method: "swarm", Result: fmt.Sprintf("task of service %s, which publishes no port in ingress mode (%s)", t.ServiceName, req), OK: true})
-		return tried, nil
+		f.note("swarm", true, "task of service %s, which publishes no port in ingress mode (%s)", t.ServiceName, req)
+		return nil
 	}
-	tried = append(tried, Attempt{Method: "swarm", Result: fmt.Sprintf("task of service %s; its ingress ports read from the service (%s): %s", t.ServiceName, req, strings.Join(publishedList(c.Ports), ", ")), OK: true})
-	return tried, nil
+	f.note("swarm", true, "task of service %s; its ingress ports read from the service (%s): %s", t.ServiceName, req, strings.Join(publishedList(c.Ports), ", "))
+	return nil
 }
 
 // serviceBindings turns a service's published ports into bindings. The
@@ -71,7 +68,7 @@ func serviceBindings(ports []swarm.PortConfig) []Binding {
 		if proto == "" {
 			proto = "tcp"
 		}
-		out = append(out, Binding{Port: int(p.TargetPort), Proto: proto, HostPort: int(p.PublishedPort)})
+		out = append(out, Binding{Port: Port{Num: int(p.TargetPort), Proto: proto}, HostPort: int(p.PublishedPort)})
 	}
 	sortBindings(out)
 	return out
@@ -80,7 +77,7 @@ func serviceBindings(ports []swarm.PortConfig) []Binding {
 func publishedList(bs []Binding) []string {
 	out := make([]string, len(bs))
 	for i, b := range bs {
-		out[i] = b.Key() + " -> " + strconv.Itoa(b.HostPort)
+		out[i] = b.Port.String() + " -> " + strconv.Itoa(b.HostPort)
 	}
 	return out
 }

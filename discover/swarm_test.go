@@ -2,57 +2,31 @@ package discover
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-)
 
-// swarmEngine answers /_ping, one task container and its service the way
-// a manager or a worker does, and records the requests.
-type swarmEngine struct {
-	ports   map[string][]map[string]string // the container's own bindings
-	status  int                            // of GET /services/{id}
-	body    string
-	mu      sync.Mutex
-	request []string
-}
+	"github.com/portenv/portenv/internal/enginetest"
+)
 
 const svcID = "q1w2e3r4t5y6u7i8o9p0a1s2d"
 
-func (f *swarmEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := versioned.ReplaceAllString(r.URL.Path, "")
-	f.mu.Lock()
-	f.request = append(f.request, r.Method+" "+path)
-	f.mu.Unlock()
-	w.Header().Set("Api-Version", "1.41")
-	w.Header().Set("Content-Type", "application/json")
-	switch path {
-	case "/_ping":
-		w.Write([]byte("OK"))
-	case "/containers/" + idA + "/json":
-		c := inspectJSON(idA, "web.2.t5k1", "c1", f.ports)()
-		c["Config"].(map[string]any)["Labels"] = map[string]string{
-			"com.docker.swarm.service.id":   svcID,
-			"com.docker.swarm.service.name": "web",
-			"com.docker.swarm.task.name":    "web.2.t5k1",
-		}
-		json.NewEncoder(w).Encode(c)
-	case "/services/" + svcID:
-		w.WriteHeader(f.status)
-		w.Write([]byte(f.body))
-	default:
-		w.WriteHeader(http.StatusNotFound)
-		w.Write([]byte(`{"message":"not found"}`))
-	}
-}
-
-func startSwarmFake(t *testing.T, f *swarmEngine) *Engine {
+// swarmFake serves one task container with bindings ports, and its service
+// answered with status and body, the way a manager or a worker does.
+func swarmFake(t *testing.T, ports map[string][]map[string]string, status int, body string) (*Engine, *enginetest.Fake) {
 	t.Helper()
-	startFake(t, f)
+	c := inspectJSON(idA, "web.2.t5k1", "c1", ports)
+	c["Config"].(map[string]any)["Labels"] = map[string]string{
+		"com.docker.swarm.service.id":   svcID,
+		"com.docker.swarm.service.name": "web",
+		"com.docker.swarm.task.name":    "web.2.t5k1",
+	}
+	f := fake(t, &enginetest.Fake{
+		Containers: map[string]any{idA: c},
+		Services:   map[string]any{svcID: enginetest.Answer{Status: status, Body: body}},
+	})
 	e, _ := connect(t)
-	return e
+	return e, f
 }
 
 const serviceJSON = `{"ID":"` + svcID + `","Spec":{"Name":"web"},"Endpoint":{"Ports":[
@@ -61,17 +35,16 @@ const serviceJSON = `{"ID":"` + svcID + `","Spec":{"Name":"web"},"Endpoint":{"Po
 	{"Protocol":"tcp","TargetPort":8080,"PublishMode":"host"}]}}`
 
 func TestSwarmIngressPortsFromService(t *testing.T) {
-	f := &swarmEngine{status: http.StatusOK, body: serviceJSON}
-	e := startSwarmFake(t, f)
+	e, _ := swarmFake(t, nil, http.StatusOK, serviceJSON)
 	c, tried, err := e.Self(context.Background(), SelfOptions{Container: idA})
 	if err != nil {
 		t.Fatalf("Self: %v", err)
 	}
-	want := []Binding{{9092, "tcp", "", 30000}, {53, "udp", "", 30001}}
+	want := []Binding{{Port{9092, "tcp"}, "", 30000}, {Port{53, "udp"}, "", 30001}}
 	if len(c.Ports) != len(want) || c.Ports[0] != want[0] || c.Ports[1] != want[1] {
 		t.Errorf("ports %+v, want %+v", c.Ports, want)
 	}
-	if b, _, _ := c.Lookup(9092, "tcp"); !b.Wildcard() {
+	if b, _, _ := c.Lookup(Port{9092, "tcp"}); !b.Wildcard() {
 		t.Errorf("binding %+v from the service is not a wildcard binding", b)
 	}
 	last := tried[len(tried)-1]
@@ -86,9 +59,8 @@ func TestSwarmIngressPortsFromService(t *testing.T) {
 // A task published in host mode has its own bindings: the service is not
 // asked, so this works on a worker too, with no extra request.
 func TestSwarmHostModeAsksNoService(t *testing.T) {
-	f := &swarmEngine{status: http.StatusServiceUnavailable, body: `{"message":"This node is not a swarm manager."}`,
-		ports: map[string][]map[string]string{"9092/tcp": {{"HostIp": "0.0.0.0", "HostPort": "32801"}}}}
-	e := startSwarmFake(t, f)
+	e, f := swarmFake(t, map[string][]map[string]string{"9092/tcp": {{"HostIp": "0.0.0.0", "HostPort": "32801"}}},
+		http.StatusServiceUnavailable, `{"message":"This node is not a swarm manager."}`)
 	c, _, err := e.Self(context.Background(), SelfOptions{Container: idA})
 	if err != nil {
 		t.Fatalf("Self: %v", err)
@@ -96,7 +68,7 @@ func TestSwarmHostModeAsksNoService(t *testing.T) {
 	if len(c.Ports) != 1 || c.Ports[0].HostPort != 32801 {
 		t.Errorf("ports %+v, want 9092 on 32801", c.Ports)
 	}
-	for _, r := range f.request {
+	for _, r := range f.Requests() {
 		if strings.Contains(r, "/services/") {
 			t.Errorf("asked %s for a task in host mode", r)
 		}
@@ -120,8 +92,7 @@ func TestSwarmServiceRefused(t *testing.T) {
 				"a socket proxy in front of the engine must also allow GET /services/{id} (SERVICES=1 in common proxies), or publish the ports in host mode"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &swarmEngine{status: tc.status, body: tc.body}
-			e := startSwarmFake(t, f)
+			e, f := swarmFake(t, nil, tc.status, tc.body)
 			_, tried, err := e.Self(context.Background(), SelfOptions{Container: idA})
 			if err == nil {
 				t.Fatal("Self succeeded")
@@ -133,7 +104,7 @@ func TestSwarmServiceRefused(t *testing.T) {
 			if last := tried[len(tried)-1]; last.Method != "swarm" || last.OK {
 				t.Errorf("last attempt %+v, want a failed swarm attempt", last)
 			}
-			for _, r := range f.request {
+			for _, r := range f.Requests() {
 				if !strings.HasPrefix(r, "GET ") && !strings.HasPrefix(r, "HEAD ") {
 					t.Errorf("request %s is neither GET nor HEAD", r)
 				}

@@ -14,10 +14,13 @@ import (
 // Data is what a template sees as ".".
 type Data struct {
 	Container Container
-	// Ports holds every published binding: .Port, .Proto, .HostIP, .HostPort.
-	Ports []discover.Binding
-	Host  *Host
-	Swarm *Swarm
+	// Ports holds every published binding.
+	Ports []Binding
+	// Networks are the container's networks, by name.
+	Networks map[string]discover.Network
+	Compose  *Compose
+	Host     *Host
+	Swarm    *Swarm
 	// Vars holds the variables portenv sets, by name.
 	Vars map[string]string
 }
@@ -26,6 +29,15 @@ type Data struct {
 type Container struct {
 	ID, Name, Hostname, Image string
 	Labels                    map[string]string
+}
+
+// Binding is one element of .Ports: container port Port/Proto reached at
+// HostIP:HostPort.
+type Binding struct {
+	Port     int
+	Proto    string
+	HostIP   string
+	HostPort int
 }
 
 // EngineInfo fetches the engine host's name and Swarm node address. It is
@@ -96,12 +108,39 @@ func (s *Swarm) NodeAddr() (string, error) {
 	return addr, err
 }
 
-// NewData builds the template data of container c.
-func NewData(c *discover.Container, info EngineInfo) *Data {
+// Compose is .Compose: the project, service and replica number Compose
+// records in a container's labels.
+type Compose struct{ labels map[string]string }
+
+func (c *Compose) label(key string) (string, error) {
+	v, ok := c.labels["com.docker.compose."+key]
+	if !ok {
+		return "", errors.New("this container was not started by Compose (it has no com.docker.compose." + key + " label), so .Compose has no value")
+	}
+	return v, nil
+}
+
+// Project is the Compose project's name.
+func (c *Compose) Project() (string, error) { return c.label("project") }
+
+// Service is the Compose service's name.
+func (c *Compose) Service() (string, error) { return c.label("service") }
+
+// Number is the replica's number in its service: 1, 2, 3 under --scale.
+func (c *Compose) Number() (string, error) { return c.label("container-number") }
+
+// newData builds the template data of container c.
+func newData(c *discover.Container, info EngineInfo) *Data {
 	li := &lazyInfo{fetch: info}
+	ports := make([]Binding, len(c.Ports))
+	for i, b := range c.Ports {
+		ports[i] = Binding{Port: b.Port.Num, Proto: b.Port.Proto, HostIP: b.HostIP, HostPort: b.HostPort}
+	}
 	return &Data{
 		Container: Container{ID: c.ID, Name: c.Name, Hostname: c.Hostname, Image: c.Image, Labels: c.Labels},
-		Ports:     c.Ports,
+		Ports:     ports,
+		Networks:  c.Networks,
+		Compose:   &Compose{labels: c.Labels},
 		Host:      &Host{info: li},
 		Swarm:     &Swarm{task: c.Swarm, info: li},
 	}

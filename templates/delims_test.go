@@ -24,7 +24,7 @@ func TestParseDelims(t *testing.T) {
 // Other delimiters are what lets a --set value pass through Swarm, which
 // expands {{ }} in a service's environment: {{ }} is then plain text.
 func TestDelimsInValues(t *testing.T) {
-	r := NewRenderer(testContainer(), "", nil, nil).WithDelims(Delims{"[[", "]]"})
+	r := NewRenderer(testContainer(), Options{Delims: Delims{"[[", "]]"}})
 	v, err := r.Value("L", `PLAINTEXT://{{.Node.Hostname}}:[[port "9092"]] [[hostIP "53/udp"]]`)
 	if want := "PLAINTEXT://{{.Node.Hostname}}:32769 127.0.0.1"; err != nil || v != want {
 		t.Errorf("got %q, %v; want %q", v, err, want)
@@ -43,7 +43,7 @@ func TestDelimsInValues(t *testing.T) {
 // --template files follow --delims; the built-in formats keep {{ }}, since
 // they are portenv's own.
 func TestDelimsInFiles(t *testing.T) {
-	r := NewRenderer(testContainer(), "", nil, nil).WithDelims(Delims{"[[", "]]"})
+	r := NewRenderer(testContainer(), Options{Delims: Delims{"[[", "]]"}})
 	file := filepath.Join(t.TempDir(), "t")
 	if err := os.WriteFile(file, []byte(`{{x}} [[.Vars.A]] [[port "9092"]]`), 0o644); err != nil {
 		t.Fatal(err)

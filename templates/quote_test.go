@@ -39,7 +39,7 @@ var quoteSeeds = []string{
 // sh and returns what $V holds afterwards.
 func shellRoundTrip(t *testing.T, value string) string {
 	t.Helper()
-	r := NewRenderer(&discover.Container{}, "", nil, nil)
+	r := NewRenderer(&discover.Container{}, Options{})
 	var out bytes.Buffer
 	if err := r.Format(&out, "shell", map[string]string{"V": value}); err != nil {
 		t.Fatalf("shell format of %q: %v", value, err)
@@ -65,7 +65,7 @@ func FuzzShellQuote(f *testing.F) {
 			t.Skip("NUL cannot be in an argument or an environment value")
 		}
 		if got := shellRoundTrip(t, value); got != value {
-			t.Errorf("sh gave back %q for %q (quoted as %s)", got, value, ShellQuote(value))
+			t.Errorf("sh gave back %q for %q (quoted as %s)", got, value, shellQuote(value))
 		}
 	})
 }
@@ -88,7 +88,7 @@ func FuzzJSONFormat(f *testing.F) {
 	}
 	f.Add("\x00\x01\x1f\u2028\u2029</script>&<>")
 	f.Fuzz(func(t *testing.T, value string) {
-		r := NewRenderer(&discover.Container{}, "", nil, nil)
+		r := NewRenderer(&discover.Container{}, Options{})
 		var out bytes.Buffer
 		if err := r.Format(&out, "json", map[string]string{"V": value, "W": "x"}); err != nil {
 			t.Fatalf("json format of %q: %v", value, err)

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"unicode/utf8"
 
@@ -18,16 +21,48 @@ import (
 //go:embed *.tmpl
 var builtin embed.FS
 
-// Formats are the built-in output formats, each a file NAME.tmpl here.
-var Formats = []string{"shell", "dotenv", "json"}
+// Formats lists the built-in output formats, each a file NAME.tmpl here.
+func Formats() []string {
+	names, _ := fs.Glob(builtin, "*.tmpl")
+	for i, n := range names {
+		names[i] = strings.TrimSuffix(n, ".tmpl")
+	}
+	return names
+}
+
+// Options shape a Renderer.
+type Options struct {
+	// HostIP is the address to report for wildcard bindings (--host-ip).
+	HostIP string
+	// Getenv reads portenv's environment for the env function.
+	Getenv func(string) string
+	// Info asks the engine for .Host.Name and .Swarm.NodeAddr.
+	Info EngineInfo
+	// Gateway reads this process's default gateway; nil reads
+	// /proc/net/route.
+	Gateway func() (string, error)
+	// Delims are the user's template delimiters (--delims).
+	Delims Delims
+}
 
 // Renderer renders templates over one container.
 type Renderer struct {
-	c      *discover.Container
-	hostIP string
-	getenv func(string) string
-	data   *Data
-	delims Delims
+	c       *discover.Container
+	opt     Options
+	data    *Data
+	gateway func() (string, error)
+}
+
+// NewRenderer prepares to render templates over container c.
+func NewRenderer(c *discover.Container, opt Options) *Renderer {
+	if opt.Getenv == nil {
+		opt.Getenv = func(string) string { return "" }
+	}
+	gw := opt.Gateway
+	if gw == nil {
+		gw = func() (string, error) { return discover.DefaultGateway("") }
+	}
+	return &Renderer{c: c, opt: opt, data: newData(c, opt.Info), gateway: sync.OnceValues(gw)}
 }
 
 // Delims are the action delimiters of the user's templates (--set values
@@ -44,76 +79,62 @@ func ParseDelims(s string) (Delims, error) {
 	}
 	l, r, ok := strings.Cut(s, ",")
 	if !ok || l == "" || r == "" || strings.ContainsAny(s, " \t\n") || strings.Contains(r, ",") {
-		return Delims{}, fmt.Errorf("--delims %q: write the left and right delimiters with a comma between them and no spaces, such as '[[,]]'", s)
+		return Delims{}, fmt.Errorf("%q: write the left and right delimiters with a comma between them and no spaces, such as '[[,]]'", s)
 	}
 	return Delims{Left: l, Right: r}, nil
 }
 
-// WithDelims makes r read the user's templates with delimiters d. The
-// built-in formats keep {{ }}.
-func (r *Renderer) WithDelims(d Delims) *Renderer {
-	r.delims = d
-	return r
-}
-
-// NewRenderer prepares to render templates over container c. hostIP is the
-// address to report for wildcard bindings (--host-ip), or "". getenv reads
-// portenv's environment for the env function.
-func NewRenderer(c *discover.Container, hostIP string, getenv func(string) string, info EngineInfo) *Renderer {
-	return &Renderer{c: c, hostIP: hostIP, getenv: getenv, data: NewData(c, info)}
-}
-
 func (r *Renderer) funcs() template.FuncMap {
-	env := os.Getenv
-	if r != nil && r.getenv != nil {
-		env = r.getenv
-	}
 	return template.FuncMap{
-		"port":   r.port,
-		"hostIP": r.hostIPOf,
-		"env":    env,
-		"shell":  ShellQuote,
-		"dotenv": DotenvValue,
-		"json":   jsonValue,
+		"port":    r.port,
+		"hostIP":  r.hostIPOf,
+		"addr":    r.addr,
+		"gateway": r.gatewayIP,
+		"env":     r.env,
+		"shell":   shellQuote,
+		"dotenv":  dotenvValue,
+		"json":    jsonValue,
 	}
 }
 
-func (r *Renderer) lookup(spec string) (discover.Binding, error) {
-	port, proto, ok := discover.ParsePort(spec)
-	if !ok {
-		return discover.Binding{}, fmt.Errorf("%q is not a container port; write it as 9092 or 53/udp", spec)
+func (r *Renderer) env(name string) string { return r.opt.Getenv(name) }
+
+// lookup finds the binding of a container port written as a template
+// argument: "9092", "53/udp", or the number 9092.
+func (r *Renderer) lookup(spec any) (discover.Binding, error) {
+	var s string
+	switch v := spec.(type) {
+	case string:
+		s = v
+	case int:
+		s = strconv.Itoa(v)
+	default:
+		return discover.Binding{}, fmt.Errorf("%v is not a container port; write it as \"9092\" or \"53/udp\"", spec)
 	}
-	b, _, err := r.c.Lookup(port, proto)
+	p, err := discover.ParsePort(s)
+	if err != nil {
+		return discover.Binding{}, err
+	}
+	b, _, err := r.c.Lookup(p)
 	return b, err
 }
 
-func (r *Renderer) port(spec string) (string, error) {
+func (r *Renderer) port(spec any) (string, error) {
 	b, err := r.lookup(spec)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprint(b.HostPort), nil
+	return strconv.Itoa(b.HostPort), err
 }
 
-func (r *Renderer) hostIPOf(spec string) (string, error) {
+func (r *Renderer) hostIPOf(spec any) (string, error) {
 	b, err := r.lookup(spec)
-	if err != nil {
-		return "", err
-	}
-	return HostIP(b, r.hostIP), nil
+	return b.ReportedIP(r.opt.HostIP), err
 }
 
-// HostIP is the address to report for binding b: its own, or hostIP
-// (--host-ip) when b is on every address and hostIP is set.
-func HostIP(b discover.Binding, hostIP string) string {
-	if b.Wildcard() && hostIP != "" {
-		return hostIP
-	}
-	if b.HostIP == "" {
-		return "0.0.0.0"
-	}
-	return b.HostIP
+func (r *Renderer) addr(spec any) (string, error) {
+	b, err := r.lookup(spec)
+	return b.Addr(r.opt.HostIP), err
 }
+
+func (r *Renderer) gatewayIP() (string, error) { return r.gateway() }
 
 // Check parses text as a template with delimiters d, to refuse a
 // malformed --set before any discovery is done.
@@ -124,13 +145,9 @@ func Check(name, text string, d Delims) error {
 
 // Value renders the template text of --set NAME=TEXT.
 func (r *Renderer) Value(name, text string) (string, error) {
-	t, err := template.New(name).Delims(r.delims.Left, r.delims.Right).Funcs(r.funcs()).Option("missingkey=error").Parse(text)
-	if err != nil {
-		return "", fmt.Errorf("--set %s: %v", name, cleanTemplateError(err))
-	}
 	var b strings.Builder
-	if err := t.Execute(&b, r.data); err != nil {
-		return "", fmt.Errorf("--set %s: %v", name, cleanTemplateError(err))
+	if err := r.render(&b, name, text, r.opt.Delims, nil); err != nil {
+		return "", fmt.Errorf("--set %s: %v", name, err)
 	}
 	return b.String(), nil
 }
@@ -139,7 +156,7 @@ func (r *Renderer) Value(name, text string) (string, error) {
 func (r *Renderer) Format(w io.Writer, format string, vars map[string]string) error {
 	text, err := builtin.ReadFile(format + ".tmpl")
 	if err != nil {
-		return fmt.Errorf("unknown format %q; use one of %s", format, strings.Join(Formats, ", "))
+		return fmt.Errorf("unknown format %q; use one of %s", format, strings.Join(Formats(), ", "))
 	}
 	return r.render(w, format, string(text), Delims{}, vars)
 }
@@ -148,9 +165,20 @@ func (r *Renderer) Format(w io.Writer, format string, vars map[string]string) er
 func (r *Renderer) File(w io.Writer, path string, vars map[string]string) error {
 	text, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("cannot read the template: %v", err)
+		return fmt.Errorf("cannot read the template %s: %v", path, unwrapPathError(err))
 	}
-	return r.render(w, path, string(text), r.delims, vars)
+	if err := r.render(w, path, string(text), r.opt.Delims, vars); err != nil {
+		return fmt.Errorf("template %s: %v", path, err)
+	}
+	return nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // render executes into a buffer first, so that a failing template writes
@@ -188,35 +216,44 @@ func cleanTemplateError(err error) error {
 	return err
 }
 
-// ShellQuote quotes s for a POSIX shell: eval gives back s exactly,
+// shellQuote quotes s for a POSIX shell: eval gives back s exactly,
 // whatever bytes it holds.
-func ShellQuote(s string) string {
+func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// ValueError says that a value cannot be carried by an output format.
+// ValueError says that a variable's value cannot be carried by an output
+// format.
 type ValueError struct {
-	Format, Reason string
-	Value          string
+	Format, Name, Reason string
+	Value                string
 }
 
 func (e *ValueError) Error() string {
-	return fmt.Sprintf("value %q cannot be written as %s: %s; use --format shell or json", e.Value, e.Format, e.Reason)
+	return fmt.Sprintf("%s (%q) cannot be written as %s: %s; use --format shell or json", e.Name, e.Value, e.Format, e.Reason)
 }
 
-// DotenvValue returns s as `docker run --env-file` reads it back: that
-// reader takes the rest of the line literally, so s is written as it is,
-// and a value it would not give back unchanged is an error.
-func DotenvValue(s string) (string, error) {
+// dotenvValue returns value as `docker run --env-file` reads it back: that
+// reader takes the rest of the line literally, so value is written as it
+// is, and one it would not give back unchanged is an error, naming the
+// variable when the template gives its name.
+func dotenvValue(value string, name ...string) (string, error) {
+	reason := ""
 	switch {
-	case strings.Contains(s, "\n"):
-		return "", &ValueError{Format: "dotenv", Reason: "it holds a newline, and --env-file reads one line per variable", Value: s}
-	case strings.HasSuffix(s, "\r"):
-		return "", &ValueError{Format: "dotenv", Reason: "it ends in a carriage return, which --env-file drops", Value: s}
-	case !utf8.ValidString(s):
-		return "", &ValueError{Format: "dotenv", Reason: "it is not valid UTF-8, which --env-file refuses", Value: s}
+	case strings.Contains(value, "\n"):
+		reason = "it holds a newline, and --env-file reads one line per variable"
+	case strings.HasSuffix(value, "\r"):
+		reason = "it ends in a carriage return, which --env-file drops"
+	case !utf8.ValidString(value):
+		reason = "it is not valid UTF-8, which --env-file refuses"
+	default:
+		return value, nil
 	}
-	return s, nil
+	e := &ValueError{Format: "dotenv", Name: "a value", Reason: reason, Value: value}
+	if len(name) > 0 {
+		e.Name = name[0]
+	}
+	return "", e
 }
 
 func jsonValue(v any) (string, error) {

@@ -14,8 +14,8 @@ var benchVars = map[string]string{
 }
 
 func BenchmarkFormat(b *testing.B) {
-	r := NewRenderer(testContainer(), "", nil, nil)
-	for _, format := range Formats {
+	r := NewRenderer(testContainer(), Options{})
+	for _, format := range Formats() {
 		b.Run(format, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -28,7 +28,7 @@ func BenchmarkFormat(b *testing.B) {
 }
 
 func BenchmarkValue(b *testing.B) {
-	r := NewRenderer(testContainer(), "", func(string) string { return "" }, nil)
+	r := NewRenderer(testContainer(), Options{})
 	for _, tc := range []struct{ name, text string }{
 		{"literal", "PLAINTEXT://broker:9092"},
 		{"port", `{{port "9092"}}`},

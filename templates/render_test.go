@@ -14,16 +14,16 @@ func testContainer() *discover.Container {
 		ID: strings.Repeat("c", 64), Name: "kafka-1", Hostname: "k1", Image: "broker:1",
 		Labels: map[string]string{"tier": "data"},
 		Ports: []discover.Binding{
-			{Port: 9092, Proto: "tcp", HostIP: "0.0.0.0", HostPort: 32769},
-			{Port: 9092, Proto: "tcp", HostIP: "::", HostPort: 32769},
-			{Port: 53, Proto: "udp", HostIP: "127.0.0.1", HostPort: 32770},
+			{Port: discover.Port{Num: 9092, Proto: "tcp"}, HostIP: "0.0.0.0", HostPort: 32769},
+			{Port: discover.Port{Num: 9092, Proto: "tcp"}, HostIP: "::", HostPort: 32769},
+			{Port: discover.Port{Num: 53, Proto: "udp"}, HostIP: "127.0.0.1", HostPort: 32770},
 		},
 	}
 }
 
 func TestFormats(t *testing.T) {
 	vars := map[string]string{"B": "it's", "A": "x=1 y", "C": "<&>"}
-	r := NewRenderer(testContainer(), "", nil, nil)
+	r := NewRenderer(testContainer(), Options{})
 	for format, want := range map[string]string{
 		"shell":  "export A='x=1 y'\nexport B='it'\\''s'\nexport C='<&>'\n",
 		"dotenv": "A=x=1 y\nB=it's\nC=<&>\n",
@@ -38,13 +38,13 @@ func TestFormats(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	if err := r.Format(&b, "yaml", vars); err == nil || err.Error() != `unknown format "yaml"; use one of shell, dotenv, json` {
+	if err := r.Format(&b, "yaml", vars); err == nil || err.Error() != `unknown format "yaml"; use one of dotenv, json, shell` {
 		t.Errorf("unknown format: %v", err)
 	}
 }
 
 func TestDotenvRefusesWhatEnvFileCannotCarry(t *testing.T) {
-	r := NewRenderer(testContainer(), "", nil, nil)
+	r := NewRenderer(testContainer(), Options{})
 	for v, reason := range map[string]string{
 		"a\nb":   "it holds a newline, and --env-file reads one line per variable",
 		"a\r":    "it ends in a carriage return, which --env-file drops",
@@ -52,7 +52,7 @@ func TestDotenvRefusesWhatEnvFileCannotCarry(t *testing.T) {
 	} {
 		var b strings.Builder
 		err := r.Format(&b, "dotenv", map[string]string{"OK": "fine", "X": v})
-		want := "value " + quote(v) + " cannot be written as dotenv: " + reason + "; use --format shell or json"
+		want := "X (" + quote(v) + ") cannot be written as dotenv: " + reason + "; use --format shell or json"
 		if err == nil || err.Error() != want {
 			t.Errorf("%q:\n got %v\nwant %s", v, err, want)
 		}
@@ -61,7 +61,7 @@ func TestDotenvRefusesWhatEnvFileCannotCarry(t *testing.T) {
 		}
 	}
 	for _, v := range []string{"", " lead and trail ", "a\rb", "#not a comment", "'quoted'", `"dq"`, "ünïcode", "$HOME"} {
-		if got, err := DotenvValue(v); err != nil || got != v {
+		if got, err := dotenvValue(v); err != nil || got != v {
 			t.Errorf("%q: got %q, %v", v, got, err)
 		}
 	}
@@ -98,7 +98,7 @@ func TestTemplateData(t *testing.T) {
 	}
 	calls := 0
 	info := func() (string, string, error) { calls++; return "host-a", "10.1.2.3", nil }
-	r := NewRenderer(testContainer(), "192.0.2.1", func(k string) string { return map[string]string{"E": "e!"}[k] }, info)
+	r := NewRenderer(testContainer(), Options{HostIP: "192.0.2.1", Getenv: func(k string) string { return map[string]string{"E": "e!"}[k] }, Info: info})
 	var b strings.Builder
 	if err := r.File(&b, file, map[string]string{"V": "a b"}); err != nil {
 		t.Fatal(err)
@@ -122,13 +122,13 @@ V='a b'; d {"V":"a b"}
 
 func TestSwarmData(t *testing.T) {
 	info := func() (string, string, error) { return "node-1", "10.0.0.9", nil }
-	r := NewRenderer(testContainer(), "", nil, info)
+	r := NewRenderer(testContainer(), Options{Info: info})
 	if _, err := r.Value("S", "{{.Swarm.Service}}"); err == nil || !strings.Contains(err.Error(), "this container is not a Swarm task, so .Swarm has no value") {
 		t.Errorf("outside Swarm: %v", err)
 	}
 	c := testContainer()
 	c.Swarm = &discover.SwarmTask{ServiceID: "s1", ServiceName: "kafka", Slot: 2}
-	r = NewRenderer(c, "", nil, info)
+	r = NewRenderer(c, Options{Info: info})
 	v, err := r.Value("S", "{{.Swarm.Service}}.{{.Swarm.Slot}}@{{.Swarm.NodeAddr}}")
 	if err != nil || v != "kafka.2@10.0.0.9" {
 		t.Errorf("got %q, %v", v, err)
@@ -136,7 +136,7 @@ func TestSwarmData(t *testing.T) {
 }
 
 func TestValueErrors(t *testing.T) {
-	r := NewRenderer(testContainer(), "", nil, nil)
+	r := NewRenderer(testContainer(), Options{})
 	for text, want := range map[string]string{
 		`{{port "9093"}}`: "port 9093/tcp of container kafka-1 is not published; publish it with -p 9093; published: 9092/tcp, 53/udp",
 		`{{port "x"}}`:    `--set N: "x" is not a container port; write it as 9092 or 53/udp`,

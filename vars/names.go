@@ -43,10 +43,11 @@ func ParseRule(s, source string, port bool, d templates.Delims) (Rule, error) {
 	}
 	r := Rule{Name: name, Source: source, IsPort: port}
 	if port {
-		if _, _, ok := discover.ParsePort(value); !ok {
-			return Rule{}, fmt.Errorf("%s %q: %q is not a container port; write it as 9092 or 53/udp", source, s, value)
+		p, err := discover.ParsePort(strings.TrimSpace(value))
+		if err != nil {
+			return Rule{}, fmt.Errorf("%s %q: %v", source, s, err)
 		}
-		r.Port = value
+		r.Port = p
 	} else {
 		if err := templates.Check(name, value, d); err != nil {
 			return Rule{}, fmt.Errorf("%s %q: %v", source, s, err)

@@ -14,11 +14,11 @@ import (
 )
 
 // Rule is one --port or --set: Name gets the host port of container port
-// Port ("9092", "53/udp") when IsPort, or else Template rendered.
+// Port when IsPort, or else Template rendered.
 type Rule struct {
 	Name     string
 	IsPort   bool
-	Port     string
+	Port     discover.Port
 	Template string
 	// Source says where the rule came from ("--port", "PORTENV_PORTS",
 	// "PORTENV_SET_X"), for messages.
@@ -48,19 +48,18 @@ type Result struct {
 func Build(c *discover.Container, cfg Config, r *templates.Renderer, lookupEnv func(string) (string, bool), logf func(string, ...any)) (Result, error) {
 	set := map[string]string{}
 	if !cfg.NoAuto {
-		for _, key := range c.PublishedKeys() {
-			port, proto, _ := discover.ParsePort(key)
-			b, other, _ := c.Lookup(port, proto)
+		for _, p := range c.PublishedPorts() {
+			b, other, _ := c.Lookup(p)
 			if other != nil {
-				logf("port %s is published on host port %d (%s) and on %d (%s); using %d", key, b.HostPort, b.HostIP, other.HostPort, other.HostIP, b.HostPort)
+				logf("port %s is published on host port %d (%s) and on %d (%s); using %d", p, b.HostPort, b.HostIP, other.HostPort, other.HostIP, b.HostPort)
 			}
-			suffix := strconv.Itoa(port)
-			if proto != "tcp" {
-				suffix += "_" + strings.ToUpper(proto)
+			suffix := strconv.Itoa(p.Num)
+			if p.Proto != "tcp" {
+				suffix += "_" + strings.ToUpper(p.Proto)
 			}
 			set[cfg.Prefix+"PORT_"+suffix] = strconv.Itoa(b.HostPort)
 			if !b.Wildcard() || cfg.HostIP != "" {
-				set[cfg.Prefix+"IP_"+suffix] = templates.HostIP(b, cfg.HostIP)
+				set[cfg.Prefix+"IP_"+suffix] = b.ReportedIP(cfg.HostIP)
 			}
 		}
 	}
@@ -93,16 +92,12 @@ func Build(c *discover.Container, cfg Config, r *templates.Renderer, lookupEnv f
 }
 
 func portValue(c *discover.Container, rule Rule, logf func(string, ...any)) (string, error) {
-	port, proto, ok := discover.ParsePort(rule.Port)
-	if !ok {
-		return "", fmt.Errorf("%s %s=%s: %q is not a container port; write it as 9092 or 53/udp", rule.Source, rule.Name, rule.Port, rule.Port)
-	}
-	b, other, err := c.Lookup(port, proto)
+	b, other, err := c.Lookup(rule.Port)
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %w", rule.Source, rule.Name, err)
 	}
 	if other != nil {
-		logf("port %s is published on host port %d (%s) and on %d (%s); %s gets %d", b.Key(), b.HostPort, b.HostIP, other.HostPort, other.HostIP, rule.Name, b.HostPort)
+		logf("port %s is published on host port %d (%s) and on %d (%s); %s gets %d", rule.Port, b.HostPort, b.HostIP, other.HostPort, other.HostIP, rule.Name, b.HostPort)
 	}
 	return strconv.Itoa(b.HostPort), nil
 }

@@ -13,12 +13,12 @@ import (
 func container() *discover.Container {
 	return &discover.Container{
 		ID: strings.Repeat("ab", 32), Name: "kafka-1", NetworkMode: "bridge",
-		Exposed: []string{"7000/tcp", "9092/tcp"},
+		Exposed: []discover.Port{{Num: 7000, Proto: "tcp"}, {Num: 9092, Proto: "tcp"}},
 		Ports: []discover.Binding{
-			{Port: 9092, Proto: "tcp", HostIP: "0.0.0.0", HostPort: 32769},
-			{Port: 9092, Proto: "tcp", HostIP: "::", HostPort: 32769},
-			{Port: 53, Proto: "udp", HostIP: "127.0.0.1", HostPort: 32770},
-			{Port: 2905, Proto: "sctp", HostIP: "10.0.0.5", HostPort: 32771},
+			{Port: discover.Port{Num: 9092, Proto: "tcp"}, HostIP: "0.0.0.0", HostPort: 32769},
+			{Port: discover.Port{Num: 9092, Proto: "tcp"}, HostIP: "::", HostPort: 32769},
+			{Port: discover.Port{Num: 53, Proto: "udp"}, HostIP: "127.0.0.1", HostPort: 32770},
+			{Port: discover.Port{Num: 2905, Proto: "sctp"}, HostIP: "10.0.0.5", HostPort: 32771},
 		},
 	}
 }
@@ -29,7 +29,7 @@ func build(t *testing.T, c *discover.Container, cfg Config, env map[string]strin
 		cfg.Prefix = "HOST_"
 	}
 	var logs []string
-	r := templates.NewRenderer(c, cfg.HostIP, func(k string) string { return env[k] }, nil)
+	r := templates.NewRenderer(c, templates.Options{HostIP: cfg.HostIP, Getenv: func(k string) string { return env[k] }})
 	res, err := Build(c, cfg, r, func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) })
 	return res, logs, err
@@ -177,7 +177,7 @@ func TestNamesAndDuplicates(t *testing.T) {
 		t.Errorf("duplicate variables: %v", err)
 	}
 	got, err := Merge(rules(t, "--port A=53/udp"), rules(t, "PORTENV_PORTS A=9092", "PORTENV_PORTS B=9092"))
-	if err != nil || len(got) != 2 || got[0].Port != "53/udp" || got[1].Name != "B" {
+	if err != nil || len(got) != 2 || got[0].Port.String() != "53/udp" || got[1].Name != "B" {
 		t.Errorf("a flag must replace its variable's rule: %+v, %v", got, err)
 	}
 }

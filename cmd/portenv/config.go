@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -17,21 +18,23 @@ import (
 )
 
 // settings are the PORTENV_ variables; each flag of the same name wins
-// over its variable.
+// over its variable. The names come from the fields (split_words), never
+// from an envconfig tag: a tag would make envconfig fall back to the bare
+// name, so that an image's own TIMEOUT or OUTPUT would configure portenv.
 type settings struct {
-	Container string        `envconfig:"CONTAINER"`
-	Ports     []string      `envconfig:"PORTS"`
-	NoAuto    bool          `envconfig:"NO_AUTO"`
-	Prefix    string        `envconfig:"PREFIX" default:"HOST_"`
-	Force     bool          `envconfig:"FORCE"`
-	Output    string        `envconfig:"OUTPUT"`
-	Format    string        `envconfig:"FORMAT" default:"shell"`
-	Template  string        `envconfig:"TEMPLATE"`
-	Timeout   time.Duration `envconfig:"TIMEOUT" default:"10s"`
-	Optional  bool          `envconfig:"OPTIONAL"`
-	HostIP    string        `envconfig:"HOST_IP"`
-	Delims    string        `envconfig:"DELIMS"`
-	LogLevel  string        `envconfig:"LOG_LEVEL" default:"info"`
+	Container string
+	Ports     []string
+	NoAuto    bool   `split_words:"true"`
+	Prefix    string `default:"HOST_"`
+	Force     bool
+	Output    string
+	Format    string `default:"shell"`
+	Template  []string
+	Timeout   time.Duration `default:"10s"`
+	Optional  bool
+	HostIP    string `split_words:"true"`
+	Delims    string
+	LogLevel  string `split_words:"true" default:"info"`
 }
 
 // config is everything one run of portenv needs to know.
@@ -39,11 +42,17 @@ type config struct {
 	settings
 	vars    vars.Config
 	delims  templates.Delims
+	outputs []output
 	command []string
 	version bool
+}
 
-	// renderer is set once the container is known.
-	renderer *templates.Renderer
+// output is one thing a run writes: the variables in a format, or a
+// template file rendered, to a file or (path "") to stdout.
+type output struct {
+	template string // a template file, or "" for the format
+	format   string
+	path     string
 }
 
 type usageError struct{ msg string }
@@ -62,23 +71,12 @@ func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 
 const setPrefix = "PORTENV_SET_"
 
-func parseConfig(args, environ []string, help io.Writer) (*config, error) {
-	var s settings
-	// An empty PORTENV_ variable (as "PORTENV_TIMEOUT=" in a compose file
-	// leaves it) means the default, as an absent one does.
-	for _, kv := range environ {
-		if k, v, _ := strings.Cut(kv, "="); v == "" && strings.HasPrefix(k, "PORTENV_") {
-			os.Unsetenv(k)
-		}
+func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
+	s, err := readSettings(env)
+	if err != nil {
+		return nil, err
 	}
-	if err := envconfig.Process("portenv", &s); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
-			return nil, usagef("%s=%q: %v", pe.KeyName, pe.Value, pe.Err)
-		}
-		return nil, usagef("%v", err)
-	}
-	var ports, sets repeated
+	var ports, sets, tmpls repeated
 	var quiet, verbose bool
 	c := &config{}
 	fs := flag.NewFlagSet("portenv", flag.ContinueOnError)
@@ -92,7 +90,7 @@ func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 	fs.StringVar(&s.Output, "o", s.Output, "write the variables to `FILE` (PORTENV_OUTPUT)")
 	fs.StringVar(&s.Output, "output", s.Output, "the same as -o `FILE`")
 	fs.StringVar(&s.Format, "format", s.Format, "output `format`: shell, dotenv or json (PORTENV_FORMAT)")
-	fs.StringVar(&s.Template, "template", s.Template, "render template `FILE` as the output (PORTENV_TEMPLATE)")
+	fs.Var(&tmpls, "template", "render template `SRC` as the output, or SRC:DEST to file DEST before COMMAND runs; repeatable (PORTENV_TEMPLATE, comma-separated)")
 	fs.DurationVar(&s.Timeout, "timeout", s.Timeout, "how long to wait for the engine and for published ports (PORTENV_TIMEOUT)")
 	fs.BoolVar(&s.Optional, "optional", s.Optional, "if discovery fails, warn and still run COMMAND, without the variables (PORTENV_OPTIONAL)")
 	fs.StringVar(&s.HostIP, "host-ip", s.HostIP, "the `IP` to report for bindings on 0.0.0.0 / :: (PORTENV_HOST_IP)")
@@ -109,6 +107,19 @@ func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 		return nil, usagef("%v (portenv --help lists the flags)", err)
 	}
 	c.command = fs.Args()
+	if len(tmpls) > 0 {
+		s.Template = tmpls
+	}
+	// A value's message names where it came from: the flag when given,
+	// else its variable.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	from := func(flagName, variable string) string {
+		if given[flagName] {
+			return "--" + flagName
+		}
+		return "PORTENV_" + variable
+	}
 	switch {
 	case quiet && verbose:
 		return nil, usagef("-q and -v contradict each other; give one")
@@ -122,53 +133,59 @@ func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 	default:
 		return nil, usagef("PORTENV_LOG_LEVEL=%q: use error, info or debug", s.LogLevel)
 	}
-	if s.Template == "" && !slices.Contains(templates.Formats, s.Format) {
-		return nil, usagef("--format %q: use one of %s", s.Format, strings.Join(templates.Formats, ", "))
+	if !slices.Contains(templates.Formats(), s.Format) {
+		return nil, usagef("%s %q: use one of %s", from("format", "FORMAT"), s.Format, strings.Join(templates.Formats(), ", "))
 	}
 	if s.Timeout <= 0 {
-		return nil, usagef("--timeout %v: give a positive duration such as 10s", s.Timeout)
+		return nil, usagef("%s %v: give a positive duration such as 10s", from("timeout", "TIMEOUT"), s.Timeout)
 	}
 	if !vars.ValidName(s.Prefix + "PORT_1") {
-		return nil, usagef("--prefix %q: the variables it makes would not be valid names (letters, digits and _, not starting with a digit)", s.Prefix)
+		return nil, usagef("%s %q: the variables it makes would not be valid names (letters, digits and _, not starting with a digit)", from("prefix", "PREFIX"), s.Prefix)
 	}
-	if s.HostIP != "" && !validIP(s.HostIP) {
-		return nil, usagef("--host-ip %q is not an IP address", s.HostIP)
+	if s.HostIP != "" && net.ParseIP(s.HostIP) == nil {
+		return nil, usagef("%s %q is not an IP address", from("host-ip", "HOST_IP"), s.HostIP)
 	}
-
-	delims, err := templates.ParseDelims(s.Delims)
+	c.delims, err = templates.ParseDelims(s.Delims)
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, usagef("%s %v", from("delims", "DELIMS"), err)
+	}
+	c.outputs, err = outputs(s, from("template", "TEMPLATE"), len(c.command) > 0)
+	if err != nil {
+		return nil, err
 	}
 
 	var flagRules, envRules []vars.Rule
 	for _, p := range ports {
-		r, err := vars.ParseRule(p, "--port", true, delims)
+		r, err := vars.ParseRule(p, "--port", true, c.delims)
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
 		flagRules = append(flagRules, r)
 	}
 	for _, p := range sets {
-		r, err := vars.ParseRule(p, "--set", false, delims)
+		r, err := vars.ParseRule(p, "--set", false, c.delims)
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
 		flagRules = append(flagRules, r)
 	}
 	for _, p := range s.Ports {
-		r, err := vars.ParseRule(strings.TrimSpace(p), "PORTENV_PORTS", true, delims)
+		if strings.TrimSpace(p) == "" {
+			continue // "A=9092," or "A=9092,,B=53/udp"
+		}
+		r, err := vars.ParseRule(p, "PORTENV_PORTS", true, c.delims)
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
 		envRules = append(envRules, r)
 	}
-	for _, kv := range environ {
+	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		name, ok := strings.CutPrefix(k, setPrefix)
 		if !ok {
 			continue
 		}
-		r, err := vars.ParseRule(name+"="+v, k, false, delims)
+		r, err := vars.ParseRule(name+"="+v, k, false, c.delims)
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
@@ -179,9 +196,75 @@ func parseConfig(args, environ []string, help io.Writer) (*config, error) {
 		return nil, usagef("%v", err)
 	}
 	c.settings = s
-	c.delims = delims
 	c.vars = vars.Config{Prefix: s.Prefix, NoAuto: s.NoAuto, Force: s.Force, HostIP: s.HostIP, Rules: rules}
 	return c, nil
+}
+
+// readSettings reads the PORTENV_ variables. An empty one (as
+// "PORTENV_TIMEOUT=" in a compose file leaves it) means the default, as
+// an absent one does.
+func readSettings(env environ) (settings, error) {
+	var s settings
+	for _, kv := range env {
+		if k, v, _ := strings.Cut(kv, "="); v == "" && strings.HasPrefix(k, "PORTENV_") {
+			os.Unsetenv(k)
+		}
+	}
+	err := envconfig.Process("portenv", &s)
+	var pe *envconfig.ParseError
+	if errors.As(err, &pe) {
+		accepted := "see portenv --help"
+		switch pe.TypeName {
+		case "bool":
+			accepted = "use true or false (or 1 or 0)"
+		case "time.Duration":
+			accepted = "write a duration such as 10s, 500ms or 2m"
+		}
+		return s, usagef("%s=%q: %s", pe.KeyName, pe.Value, accepted)
+	}
+	if err != nil {
+		return s, usagef("%v", err)
+	}
+	return s, nil
+}
+
+// outputs decides what a run writes: each --template SRC:DEST to its file,
+// and the variables (in the format, or through the one --template SRC) to
+// -o FILE, or to stdout when there is no COMMAND and no file at all.
+func outputs(s settings, templateSource string, command bool) ([]output, error) {
+	var out []output
+	main := output{format: s.Format, path: s.Output}
+	for _, t := range s.Template {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		src, dest, ok := strings.Cut(t, ":")
+		switch {
+		case ok && (src == "" || dest == ""):
+			return nil, usagef("%s %q: write it as SRC (the output) or SRC:DEST (a file written before COMMAND runs)", templateSource, t)
+		case ok:
+			out = append(out, output{template: src, path: dest})
+		case main.template != "":
+			return nil, usagef("%s: only one template may be the output (%s and %s); give the others a destination as SRC:DEST", templateSource, main.template, src)
+		default:
+			main.template = src
+		}
+	}
+	switch {
+	case main.path != "" || (!command && (main.template != "" || len(out) == 0)):
+		out = append(out, main)
+	case main.template != "":
+		return nil, usagef("%s %s: with a COMMAND nothing is printed; give the template a destination as %s:DEST, or -o FILE", templateSource, main.template, main.template)
+	}
+	seen := map[string]bool{}
+	for _, o := range out {
+		if o.path != "" && seen[o.path] {
+			return nil, usagef("%s is written twice; give each output its own file", o.path)
+		}
+		seen[o.path] = true
+	}
+	return out, nil
 }
 
 func printUsage(w io.Writer, fs *flag.FlagSet) {
@@ -189,7 +272,9 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
   portenv [flags] [--] COMMAND [ARG...]    find the published ports, then exec COMMAND with the variables
   portenv [flags]                          print the variables (export lines for eval)
   portenv [flags] -o FILE [-- COMMAND...]  write the variables to FILE (then exec COMMAND)
-  portenv doctor [flags]                   explain what portenv sees
+  portenv [flags] --template SRC:DEST ... [-- COMMAND...]  render each template to its file (then exec)
+  portenv doctor [flags]                   explain what portenv sees; OK only if the same run would succeed
+  portenv help                             this text
   portenv version
 
 Every published container port gives HOST_PORT_<port> (HOST_PORT_<port>_UDP for udp),
@@ -213,8 +298,9 @@ Flags (each has the PORTENV_ variable named beside it; the flag wins):
 		fmt.Fprintf(w, "%-28s %s\n", line, usage)
 	})
 	fmt.Fprint(w, `
-The engine is found as the Docker client finds it: DOCKER_HOST, DOCKER_TLS_VERIFY,
-DOCKER_CERT_PATH, DOCKER_API_VERSION. Exit codes: 0 success, 1 discovery failed,
-2 usage error, 126 COMMAND not executable, 127 COMMAND not found.
+Only PORTENV_ variables configure portenv. The engine is found as the Docker client
+finds it: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_API_VERSION.
+Exit codes: 0 success, 1 discovery or output failed, 2 usage error,
+126 COMMAND not executable, 127 COMMAND not found.
 `)
 }

@@ -2,131 +2,141 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"os"
-	"sort"
 	"strings"
 
 	"github.com/docker/docker/client"
 
 	"github.com/portenv/portenv/discover"
-	"github.com/portenv/portenv/templates"
-	"github.com/portenv/portenv/vars"
 )
 
 // doctor explains, in sentences, what portenv sees: the engine, how the
-// container was found, its bindings and the variables that would be set.
-// It stops at the first thing that is wrong and exits 1, the problem
-// written with the same message a normal run gives.
-func doctor(args, environ []string, stdout, stderr io.Writer) int {
-	cfg, err := parseConfig(args, environ, stdout)
+// container was found, its bindings, the variables that would be set and
+// the files that would be written. It runs the very pipeline a run does,
+// and says OK only when that run would succeed; otherwise it ends with
+// the problem, in the words a run uses, and exits 1.
+func doctor(args []string, env environ, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, env, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err == nil && len(cfg.command) > 0 {
+		err = usagef("doctor takes flags only, and runs no command (it was given %q); portenv doctor [flags]", strings.Join(cfg.command, " "))
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "portenv:", err)
 		return exitUsage
 	}
-	fail := func(err error) int {
-		fmt.Fprintln(stdout, "PROBLEM:", err)
-		return exitDiscovery
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
-	defer cancel()
-
-	if h := os.Getenv(client.EnvOverrideHost); h != "" {
+	if h := env.get(client.EnvOverrideHost); h != "" {
 		fmt.Fprintf(stdout, "Engine: %s (DOCKER_HOST)\n", h)
 	} else {
 		fmt.Fprintf(stdout, "Engine: %s (the default; DOCKER_HOST is not set)\n", client.DefaultDockerHost)
 	}
-	engine, err := discover.Connect(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	defer engine.Close()
-	engine.Warnf = func(f string, a ...any) { fmt.Fprintln(stdout, "Note:", fmt.Sprintf(f, a...)) }
-	how := "negotiated"
-	if engine.Pinned {
-		how = "fixed by DOCKER_API_VERSION"
-	}
-	fmt.Fprintf(stdout, "  answers; API version %s, %s (the engine offers up to %s)\n", engine.APIVersion, how, engine.EngineAPI)
-
-	c, tried, err := engine.Self(ctx, discover.SelfOptions{Container: cfg.Container})
-	fmt.Fprintln(stdout, "Finding this container (+ found, - did not):")
-	for _, a := range tried {
-		mark := "-"
-		if a.OK {
-			mark = "+"
-		}
-		fmt.Fprintf(stdout, "  %s %-13s %s\n", mark, a.Method, a.Result)
+	notes := &noteLog{}
+	s, err := prepare(context.Background(), cfg, env, notes)
+	report(stdout, s, notes.lines)
+	if err == nil {
+		err = checkOutputs(stdout, s)
 	}
 	if err != nil {
-		return fail(err)
-	}
-	fmt.Fprintf(stdout, "Container: %s (id %s, hostname %s, image %s, network %s)\n", c.Name, shortID(c.ID), c.Hostname, c.Image, c.NetworkMode)
-	switch {
-	case c.NetworkMode == "host":
-		fmt.Fprintln(stdout, "Published ports: none; the container uses the host's network (--network host), where ports are reached at their own numbers")
-	case len(c.Ports) == 0:
-		fmt.Fprintln(stdout, "Published ports: none")
-	default:
-		of := ""
-		if c.NetworkOf != "" {
-			of = " (of container " + c.NetworkOf + ", whose network this one shares)"
-		}
-		fmt.Fprintf(stdout, "Published ports%s:\n", of)
-		for _, b := range c.Ports {
-			fmt.Fprintf(stdout, "  %-10s -> %s\n", b.Key(), joinHostPort(b))
-		}
-	}
-	var unpublished []string
-	for _, p := range c.Exposed {
-		port, proto, ok := discover.ParsePort(p)
-		if ok && len(c.Published(port, proto)) == 0 {
-			unpublished = append(unpublished, p)
-		}
-	}
-	if len(unpublished) > 0 && c.NetworkMode != "host" {
-		sort.Strings(unpublished)
-		fmt.Fprintf(stdout, "Exposed but not published (no variable; publish with -p): %s\n", strings.Join(unpublished, ", "))
-	}
-
-	var notes []string
-	getenv := envLookup(environ)
-	r := templates.NewRenderer(c, cfg.HostIP, func(k string) string { v, _ := getenv(k); return v },
-		func() (string, string, error) { return engine.Info(ctx) }).WithDelims(cfg.delims)
-	res, err := vars.Build(c, cfg.vars, r, getenv, func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) })
-	for _, n := range notes {
-		fmt.Fprintln(stdout, "Note:", n)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	names := make([]string, 0, len(res.Set))
-	for k := range res.Set {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	fmt.Fprintln(stdout, "Variables portenv would set:")
-	if len(names) == 0 {
-		fmt.Fprintln(stdout, "  none")
-	}
-	for _, k := range names {
-		fmt.Fprintf(stdout, "  %s=%s\n", k, res.Set[k])
+		fmt.Fprintln(stdout, "PROBLEM:", err)
+		return exitFailure
 	}
 	fmt.Fprintln(stdout, "OK")
 	return exitOK
 }
 
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
+// report presents as much of the session as was reached.
+func report(w io.Writer, s *session, notes []string) {
+	if e := s.engine; e != nil {
+		how := "negotiated"
+		if e.Pinned {
+			how = "fixed by DOCKER_API_VERSION"
+		}
+		fmt.Fprintf(w, "  answers; API version %s, %s (the engine offers up to %s)\n", e.APIVersion, how, e.EngineAPI)
+		fmt.Fprintln(w, "Finding this container (+ found, - did not):")
 	}
-	return id
+	for _, a := range s.tried {
+		mark := "-"
+		if a.OK {
+			mark = "+"
+		}
+		fmt.Fprintf(w, "  %s %-13s %s\n", mark, a.Method, a.Result)
+	}
+	if c := s.container; c != nil {
+		fmt.Fprintf(w, "Container: %s (id %s, hostname %s, image %s, network %s)\n", c.Name, c.ShortID(), c.Hostname, c.Image, c.NetworkMode)
+		reportPorts(w, c)
+	}
+	for _, n := range notes {
+		fmt.Fprintln(w, "Note:", n)
+	}
+	if s.container == nil || s.result.Set == nil {
+		return
+	}
+	fmt.Fprintln(w, "Variables portenv would set:")
+	if len(s.result.Set) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	for _, k := range s.names() {
+		fmt.Fprintf(w, "  %s=%s\n", k, s.result.Set[k])
+	}
 }
 
-func joinHostPort(b discover.Binding) string {
-	ip := b.HostIP
-	if b.IPv6() {
-		ip = "[" + ip + "]"
+func reportPorts(w io.Writer, c *discover.Container) {
+	switch {
+	case c.HostNetwork:
+		fmt.Fprintln(w, "Published ports: none; the container uses the host's network, where its ports are reached at their own numbers")
+	case len(c.Ports) == 0:
+		fmt.Fprintln(w, "Published ports: none")
+	default:
+		of := ""
+		if c.NetworkOf != "" {
+			of = " (of container " + c.NetworkOf + ", whose network this one shares)"
+		}
+		fmt.Fprintf(w, "Published ports%s:\n", of)
+		for _, b := range c.Ports {
+			fmt.Fprintf(w, "  %-10s -> %s\n", b.Port, b.Addr(""))
+		}
 	}
-	return fmt.Sprintf("%s:%d", ip, b.HostPort)
+	var unpublished []string
+	for _, p := range c.Exposed {
+		if len(c.Published(p)) == 0 {
+			unpublished = append(unpublished, p.String())
+		}
+	}
+	if len(unpublished) > 0 && !c.HostNetwork {
+		fmt.Fprintf(w, "Exposed but not published (no variable; publish with -p): %s\n", strings.Join(unpublished, ", "))
+	}
+}
+
+// checkOutputs checks, without writing, that every file a run would write
+// can be written.
+func checkOutputs(w io.Writer, s *session) error {
+	for _, r := range s.rendered {
+		if r.path == "" {
+			continue
+		}
+		if err := checkWritable(r.path); err != nil {
+			return err
+		}
+		what := r.format
+		if r.template != "" {
+			what = "template " + r.template
+		}
+		fmt.Fprintf(w, "Would write %s (%s, %d bytes): its directory is writable\n", r.path, what, len(r.content))
+	}
+	return nil
+}
+
+// noteLog keeps what the pipeline tells, for doctor to print as notes.
+type noteLog struct{ lines []string }
+
+func (n *noteLog) Warnf(format string, args ...any) { n.add(format, args...) }
+func (n *noteLog) Infof(format string, args ...any) { n.add(format, args...) }
+func (n *noteLog) Debugf(string, ...any)            {}
+func (n *noteLog) add(format string, args ...any) {
+	n.lines = append(n.lines, fmt.Sprintf(format, args...))
 }

@@ -1,75 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/portenv/portenv/internal/enginetest"
 )
-
-// stubEngine speaks just enough of the Engine API to produce what the real
-// engine here cannot: a refused API version, IPv4 and IPv6 bindings on
-// different host ports. It records the requests.
-type stubEngine struct {
-	minAPI, maxAPI string
-	inspect        map[string]any
-
-	mu       sync.Mutex
-	requests []string
-}
-
-var apiPrefix = regexp.MustCompile(`^/v([0-9.]+)(/.*)$`)
-
-func (s *stubEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	version, path := "", r.URL.Path
-	if m := apiPrefix.FindStringSubmatch(path); m != nil {
-		version, path = m[1], m[2]
-	}
-	s.mu.Lock()
-	s.requests = append(s.requests, r.Method+" "+r.URL.Path)
-	s.mu.Unlock()
-	w.Header().Set("Api-Version", s.maxAPI)
-	if path == "/_ping" {
-		w.Write([]byte("OK"))
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if version != "" && versionLess(version, s.minAPI) {
-		w.WriteHeader(http.StatusBadRequest)
-		json.NewEncoder(w).Encode(map[string]string{"message": "client version " + version + " is too old. Minimum supported API version is " + s.minAPI + ", please upgrade your client to a newer version"})
-		return
-	}
-	if path == "/containers/app/json" {
-		json.NewEncoder(w).Encode(s.inspect)
-		return
-	}
-	w.WriteHeader(http.StatusNotFound)
-	json.NewEncoder(w).Encode(map[string]string{"message": "No such container"})
-}
-
-func versionLess(a, b string) bool {
-	var a1, a2, b1, b2 int
-	parse := func(s string, x, y *int) { p := strings.SplitN(s, ".", 2); *x = atoi(p[0]); *y = atoi(p[1]) }
-	parse(a, &a1, &a2)
-	parse(b, &b1, &b2)
-	return a1 < b1 || a1 == b1 && a2 < b2
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
-	}
-	return n
-}
 
 // shortSocket returns a unix socket path short enough for sun_path.
 func shortSocket(t *testing.T) string {
@@ -81,8 +22,6 @@ func shortSocket(t *testing.T) string {
 	return filepath.Join(dir, "d.sock")
 }
 
-func serveStub(t *testing.T, h http.Handler) string { return enginetest.ServeUnix(t, h) }
-
 // runWith runs portenv in this process against DOCKER_HOST=unix://sock.
 func runWith(t *testing.T, sock string, env map[string]string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
@@ -91,18 +30,12 @@ func runWith(t *testing.T, sock string, env map[string]string, args ...string) (
 		t.Setenv(k, env[k])
 	}
 	var o, e strings.Builder
-	code = run(args, []string{"PATH=/usr/bin:/bin"}, &o, &e)
+	code = run(args, environ{"PATH=/usr/bin:/bin"}, &o, &e)
 	return o.String(), e.String(), code
 }
 
 func appInspect(ports map[string][]map[string]string) map[string]any {
-	return map[string]any{
-		"Id": strings.Repeat("a", 64), "Name": "/app",
-		"State":           map[string]any{"Running": true},
-		"Config":          map[string]any{"Hostname": "app", "Image": "img", "Env": []string{"SECRET=hunter2"}},
-		"HostConfig":      map[string]any{"NetworkMode": "bridge"},
-		"NetworkSettings": map[string]any{"Ports": ports},
-	}
+	return enginetest.Inspect(strings.Repeat("a", 64), "app", "app", ports)
 }
 
 var bound9092 = map[string][]map[string]string{"9092/tcp": {{"HostIp": "0.0.0.0", "HostPort": "32769"}, {"HostIp": "::", "HostPort": "32769"}}}
@@ -111,8 +44,8 @@ var bound9092 = map[string][]map[string]string{"9092/tcp": {{"HostIp": "0.0.0.0"
 // wurstmeister's compose file is refused by an engine whose minimum is
 // 1.24, is dropped for the negotiated version, with a warning.
 func TestPinnedVersionRefusedFallsBackToNegotiation(t *testing.T) {
-	stub := &stubEngine{minAPI: "1.24", maxAPI: "1.43", inspect: appInspect(bound9092)}
-	sock := serveStub(t, stub)
+	stub := &enginetest.Fake{MaxAPI: "1.43", Containers: map[string]any{"app": appInspect(bound9092)}}
+	sock := stub.Serve(t)
 	out, errOut, code := runWith(t, sock, map[string]string{"DOCKER_API_VERSION": "1.22"}, "--container", "app", "--format", "dotenv")
 	if code != 0 || out != "HOST_PORT_9092=32769\n" {
 		t.Errorf("exit %d, stdout %q; want 0 and HOST_PORT_9092=32769", code, out)
@@ -122,16 +55,16 @@ func TestPinnedVersionRefusedFallsBackToNegotiation(t *testing.T) {
 		t.Errorf("stderr\n got %q\nwant %q", errOut, want)
 	}
 	wantReq := []string{"HEAD /_ping", "GET /v1.22/containers/app/json", "GET /v1.43/containers/app/json"}
-	if strings.Join(stub.requests, ",") != strings.Join(wantReq, ",") {
-		t.Errorf("requests %q, want %q", stub.requests, wantReq)
+	if strings.Join(stub.Versioned(), ",") != strings.Join(wantReq, ",") {
+		t.Errorf("requests %q, want %q", stub.Versioned(), wantReq)
 	}
 }
 
 // Without a pin, the negotiated version can only be refused by an engine
 // older than any portenv supports: that is an error.
 func TestNegotiatedVersionRefused(t *testing.T) {
-	stub := &stubEngine{minAPI: "1.50", maxAPI: "1.43", inspect: appInspect(bound9092)}
-	sock := serveStub(t, stub)
+	stub := &enginetest.Fake{MinAPI: "1.50", MaxAPI: "1.43", Containers: map[string]any{"app": appInspect(bound9092)}}
+	sock := stub.Serve(t)
 	out, errOut, code := runWith(t, sock, nil, "--container", "app")
 	want := "portenv: the engine at unix://" + sock + " refused API version 1.43 for GET /containers/app/json (client version 1.43 is too old. Minimum supported API version is 1.50); portenv needs an engine with API 1.24 (Docker 1.12) or newer\n"
 	if code != 1 || out != "" || errOut != want {
@@ -140,10 +73,10 @@ func TestNegotiatedVersionRefused(t *testing.T) {
 }
 
 func TestIPv4AndIPv6PortsDiffer(t *testing.T) {
-	stub := &stubEngine{minAPI: "1.24", maxAPI: "1.41", inspect: appInspect(map[string][]map[string]string{
+	stub := &enginetest.Fake{Containers: map[string]any{"app": appInspect(map[string][]map[string]string{
 		"9092/tcp": {{"HostIp": "::", "HostPort": "32770"}, {"HostIp": "0.0.0.0", "HostPort": "32769"}},
-	})}
-	sock := serveStub(t, stub)
+	})}}
+	sock := stub.Serve(t)
 	out, errOut, code := runWith(t, sock, nil, "--container", "app", "--port", "KAFKA_ADVERTISED_PORT=9092", "--format", "dotenv")
 	if code != 0 || out != "HOST_PORT_9092=32769\nKAFKA_ADVERTISED_PORT=32769\n" {
 		t.Errorf("exit %d, stdout %q; want the IPv4 port 32769 in both", code, out)
@@ -187,11 +120,7 @@ func TestEngineNeverAnswers(t *testing.T) {
 
 // A proxy that forbids /_ping fails at once, not at the timeout.
 func TestPingForbidden(t *testing.T) {
-	sock := serveStub(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusForbidden)
-		w.Write([]byte(`{"message":"forbidden"}`))
-	}))
+	sock := (&enginetest.Fake{Ping: &enginetest.Answer{Status: http.StatusForbidden, Body: `{"message":"forbidden"}`}}).Serve(t)
 	start := time.Now()
 	_, errOut, code := runWith(t, sock, nil, "--timeout", "5s", "--container", "app")
 	want := "portenv: the engine at unix://" + sock + " forbade HEAD /_ping (403: forbidden); a socket proxy in front of the engine must allow HEAD and GET on /_ping and /containers/{id}/json, and /info when a template uses .Host.Name\n"

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // outputMode is the mode of files written with -o: the variables are
@@ -15,14 +16,19 @@ const outputMode = 0o644
 // rename is os.Rename; tests replace it to make the last step fail.
 var rename = os.Rename
 
-// writeFile writes path atomically: the content goes to a temporary file
+// writeFile writes content to path atomically: it goes to a temporary file
 // in the same directory, which is renamed over path only once complete. On
-// any failure path is left as it was.
-func writeFile(path string, content func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+// any failure path is left as it was. A path that is a symbolic link is
+// written through: the file it points to is replaced and the link stays,
+// as configuration mounted through links expects.
+func writeFile(path string, content []byte) (err error) {
+	target, err := resolveLink(path)
 	if err != nil {
-		return fmt.Errorf("cannot write %s: %v; check that the directory exists and is writable", path, err)
+		return fmt.Errorf("cannot write %s: %v; the file was left as it was", path, err)
+	}
+	tmp, err := createTemp(target)
+	if err != nil {
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -30,11 +36,8 @@ func writeFile(path string, content func(io.Writer) error) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	w := bufio.NewWriter(tmp)
-	if err = content(w); err != nil {
-		return err
-	}
-	if err = w.Flush(); err == nil {
+	_, err = tmp.Write(content)
+	if err == nil {
 		err = tmp.Chmod(outputMode)
 	}
 	if err == nil {
@@ -44,10 +47,64 @@ func writeFile(path string, content func(io.Writer) error) (err error) {
 		err = tmp.Close()
 	}
 	if err == nil {
-		err = rename(tmp.Name(), path)
+		err = rename(tmp.Name(), target)
 	}
 	if err != nil {
-		return fmt.Errorf("cannot write %s: %v; the file was left as it was", path, err)
+		return fmt.Errorf("cannot write %s: %v; the file was left as it was", path, unwrapPath(err))
 	}
 	return nil
+}
+
+// checkWritable tells whether writeFile could write path, without
+// touching it: doctor's check of -o and --template destinations.
+func checkWritable(path string) error {
+	target, err := resolveLink(path)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %v", path, err)
+	}
+	tmp, err := createTemp(target)
+	if err != nil {
+		return err
+	}
+	tmp.Close()
+	return os.Remove(tmp.Name())
+}
+
+func createTemp(target string) (*os.File, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp*")
+	if err != nil {
+		return nil, fmt.Errorf("cannot write %s: %v; check that the directory exists and is writable", target, unwrapPath(err))
+	}
+	return tmp, nil
+}
+
+// resolveLink follows path's symbolic links to the file to replace, which
+// need not exist yet.
+func resolveLink(path string) (string, error) {
+	for range 40 {
+		dest, err := os.Readlink(path)
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EINVAL) {
+			return path, nil
+		}
+		if err != nil {
+			return "", unwrapPath(err)
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(path), dest)
+		}
+		path = dest
+	}
+	return "", errors.New("too many levels of symbolic links")
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +28,7 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 	if err := os.WriteFile(path, []byte("OLD=1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := writeFile(path, func(w io.Writer) error { _, err := io.WriteString(w, "NEW=2\n"); return err })
+	err := writeFile(path, []byte("NEW=2\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,58 +43,70 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 }
 
 func TestWriteFileFailureLeavesOldFile(t *testing.T) {
-	renameFails := errors.New("rename: injected failure")
-	for _, tc := range []struct {
-		name    string
-		content func(io.Writer) error
-		rename  func(string, string) error
-		want    string
-	}{
-		{
-			name: "content fails halfway",
-			content: func(w io.Writer) error {
-				io.WriteString(w, "HALF=")
-				return errors.New("value cannot be written")
-			},
-			rename: os.Rename,
-			want:   "value cannot be written",
-		},
-		{
-			name:    "rename fails",
-			content: func(w io.Writer) error { _, err := io.WriteString(w, "NEW=2\n"); return err },
-			rename:  func(string, string) error { return renameFails },
-			want:    "cannot write {path}: rename: injected failure; the file was left as it was",
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "vars.env")
-			if err := os.WriteFile(path, []byte("OLD=1\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			rename = tc.rename
-			defer func() { rename = os.Rename }()
-			err := writeFile(path, tc.content)
-			if want := strings.ReplaceAll(tc.want, "{path}", path); err == nil || err.Error() != want {
-				t.Errorf("error %v, want %s", err, want)
-			}
-			data, _ := os.ReadFile(path)
-			st, _ := os.Stat(path)
-			if string(data) != "OLD=1\n" || st.Mode().Perm() != 0o600 {
-				t.Errorf("old file now holds %q with mode %v; want it untouched", data, st.Mode().Perm())
-			}
-			if names := dirEntries(t, dir); len(names) != 1 || names[0] != "vars.env" {
-				t.Errorf("directory holds %q, want only vars.env (no temporary file left)", names)
-			}
-		})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vars.env")
+	if err := os.WriteFile(path, []byte("OLD=1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rename = func(string, string) error { return errors.New("rename: injected failure") }
+	defer func() { rename = os.Rename }()
+	err := writeFile(path, []byte("NEW=2\n"))
+	if want := "cannot write " + path + ": rename: injected failure; the file was left as it was"; err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+	data, _ := os.ReadFile(path)
+	st, _ := os.Stat(path)
+	if string(data) != "OLD=1\n" || st.Mode().Perm() != 0o600 {
+		t.Errorf("old file now holds %q with mode %v; want it untouched", data, st.Mode().Perm())
+	}
+	if names := dirEntries(t, dir); len(names) != 1 || names[0] != "vars.env" {
+		t.Errorf("directory holds %q, want only vars.env (no temporary file left)", names)
 	}
 }
 
 func TestWriteFileMissingDirectory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "no-such-dir", "vars.env")
-	err := writeFile(path, func(w io.Writer) error { return nil })
-	want := "cannot write " + path + ": open " + filepath.Dir(path) + "/"
-	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), ": no such file or directory; check that the directory exists and is writable") {
-		t.Errorf("got %v, want %s.vars.env.tmp...: no such file or directory; check that the directory exists and is writable", err, want)
+	err := writeFile(path, nil)
+	want := "cannot write " + path + ": no such file or directory; check that the directory exists and is writable"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	if err := checkWritable(path); err == nil || err.Error() != want {
+		t.Errorf("checkWritable: %v, want %s", err, want)
+	}
+}
+
+// -o through a symbolic link replaces the file it points to, atomically,
+// and keeps the link; a dangling link gets its file created.
+func TestWriteFileThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "data", "vars.env")
+	os.WriteFile(target, []byte("OLD=1\n"), 0o644)
+	link := filepath.Join(dir, "vars.env")
+	if err := os.Symlink("data/vars.env", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile(link, []byte("NEW=2\n")); err != nil {
+		t.Fatal(err)
+	}
+	if dest, err := os.Readlink(link); err != nil || dest != "data/vars.env" {
+		t.Errorf("the link now points to %q (%v), want data/vars.env", dest, err)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "NEW=2\n" {
+		t.Errorf("target holds %q, want NEW=2", data)
+	}
+	dangling := filepath.Join(dir, "new.env")
+	os.Symlink(filepath.Join(dir, "data", "new.env"), dangling)
+	if err := writeFile(dangling, []byte("A=1\n")); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "data", "new.env")); string(data) != "A=1\n" {
+		t.Errorf("dangling link's target holds %q, want A=1", data)
+	}
+	if names := dirEntries(t, filepath.Join(dir, "data")); strings.Join(names, ",") != "new.env,vars.env" {
+		t.Errorf("data/ holds %q, want new.env and vars.env only", names)
 	}
 }

@@ -9,23 +9,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"runtime/debug"
-	"sort"
+	"os/signal"
 	"sync"
+	"syscall"
 
-	"github.com/portenv/portenv/discover"
-	"github.com/portenv/portenv/templates"
-	"github.com/portenv/portenv/vars"
+	_ "github.com/portenv/portenv/internal/oneproc"
 )
 
-// version is stamped at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
+// Exit codes, as a shell gives them for the same outcomes.
 const (
 	exitOK          = 0
-	exitDiscovery   = 1
+	exitFailure     = 1 // discovery, or writing an output, failed
 	exitUsage       = 2
 	exitNotExecable = 126
 	exitNotFound    = 127
@@ -35,19 +30,21 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 
-func run(args, environ []string, stdout, stderr io.Writer) int {
-	// "doctor" and "version" are words only in first place, so that
-	// "portenv -- doctor" still runs a program named doctor.
+func run(args []string, env environ, stdout, stderr io.Writer) int {
+	// These are words only in first place, so that "portenv -- doctor"
+	// still runs a program named doctor.
 	if len(args) > 0 {
 		switch args[0] {
 		case "version":
 			fmt.Fprintln(stdout, "portenv", versionString())
 			return exitOK
+		case "help":
+			args = []string{"--help"}
 		case "doctor":
-			return doctor(args[1:], environ, stdout, stderr)
+			return doctor(args[1:], env, stdout, stderr)
 		}
 	}
-	cfg, err := parseConfig(args, environ, stdout)
+	cfg, err := parseConfig(args, env, stdout)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -61,125 +58,81 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 
-	set, done, err := discoverVars(cfg, environ, log)
-	// A --template file may still ask the engine (.Host.Name), so the
-	// connection lasts until the output is written.
-	defer done()
+	ctx, stopped, release := stopOnSignal()
+	defer release()
+	s, err := prepare(ctx, cfg, env, log)
+	if sig := stopped(); sig != 0 {
+		// PID 1 has no default action for SIGTERM: without this, docker
+		// stop during a wait would end in Go's exit status 2, the usage
+		// code.
+		log.Errorf("stopped by %s before the variables were ready; nothing was written or run", signalName(sig))
+		return 128 + int(sig)
+	}
 	if err != nil {
 		if !cfg.Optional {
 			log.Errorf("%v", err)
-			return exitDiscovery
+			return exitFailure
 		}
 		log.Warnf("%v; going on without the variables (--optional)", err)
-		set = nil
-	}
-	if cfg.Output != "" {
-		if err := writeFile(cfg.Output, func(w io.Writer) error { return cfg.render(w, set) }); err != nil {
+		if s, err = withoutDiscovery(cfg, env, log); err != nil {
 			log.Errorf("%v", err)
-			return exitDiscovery
+			return exitFailure
 		}
-		log.Debugf("wrote %d variables to %s", len(set), cfg.Output)
+	}
+	for _, r := range s.rendered {
+		if r.path == "" {
+			_, err = stdout.Write(r.content)
+		} else if err = writeFile(r.path, r.content); err == nil {
+			log.Debugf("wrote %s", r.path)
+		}
+		if err != nil {
+			log.Errorf("%v", err)
+			return exitFailure
+		}
 	}
 	if len(cfg.command) == 0 {
-		if cfg.Output != "" {
-			return exitOK
-		}
-		if err := cfg.render(stdout, set); err != nil {
-			log.Errorf("%v", err)
-			return exitDiscovery
-		}
 		return exitOK
 	}
-	done()
-	return execCommand(cfg.command, environ, set, log)
+	release()
+	return execCommand(cfg.command, env.with(s.result.Set), log)
 }
 
-// discoverVars does the work: reach the engine, find the container, and
-// compute the variables. done releases the engine and the timeout; until
-// then templates may still ask the engine.
-func discoverVars(cfg *config, environ []string, log *logger) (set map[string]string, done func(), err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
-	done = cancel
-	engine, err := discover.Connect(ctx)
-	if err != nil {
-		return nil, done, err
-	}
-	done = sync.OnceFunc(func() { engine.Close(); cancel() })
-	engine.Warnf = log.Warnf
-	log.Debugf("engine %s, API %s", engine.Endpoint, engine.APIVersion)
-	c, tried, err := engine.Self(ctx, discover.SelfOptions{Container: cfg.Container})
-	for _, a := range tried {
-		log.Debugf("find container by %s: %s", a.Method, a.Result)
-	}
-	if err != nil {
-		return nil, done, err
-	}
-	getenv := envLookup(environ)
-	info := func() (string, string, error) { return engine.Info(ctx) }
-	cfg.renderer = templates.NewRenderer(c, cfg.HostIP, func(k string) string { v, _ := getenv(k); return v }, info).WithDelims(cfg.delims)
-	res, err := vars.Build(c, cfg.vars, cfg.renderer, getenv, log.Infof)
-	if err != nil {
-		return nil, done, err
-	}
-	if c.NetworkMode == "host" && !cfg.NoAuto {
-		log.Infof("container %s uses the host's network (--network host), so no port is published and no %sPORT_ variable is set; its ports are reached on the host at their own numbers", c.Name, cfg.Prefix)
-	}
-	if log.level >= 2 {
-		names := make([]string, 0, len(res.Set))
-		for name := range res.Set {
-			names = append(names, name)
+// stopOnSignal gives a context that SIGTERM or SIGINT cancels, a function
+// that tells which signal did (0 for none), and one that stops listening.
+func stopOnSignal() (context.Context, func() syscall.Signal, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+	got := make(chan syscall.Signal, 1)
+	go func() {
+		if sig, ok := <-ch; ok {
+			got <- sig.(syscall.Signal)
+			cancel()
 		}
-		sort.Strings(names)
-		for _, name := range names {
-			log.Debugf("set %s=%s", name, res.Set[name])
+	}()
+	stopped := func() syscall.Signal {
+		select {
+		case sig := <-got:
+			got <- sig
+			return sig
+		default:
+			return 0
 		}
 	}
-	return res.Set, done, nil
+	release := sync.OnceFunc(func() {
+		signal.Stop(ch)
+		close(ch)
+		cancel()
+	})
+	return ctx, stopped, release
 }
 
-func envLookup(environ []string) func(string) (string, bool) {
-	m := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := cutEnv(kv); ok {
-			m[k] = v
-		}
+func signalName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGTERM:
+		return "SIGTERM (docker stop)"
+	case syscall.SIGINT:
+		return "SIGINT"
 	}
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
-
-func cutEnv(kv string) (string, string, bool) {
-	// A name may not hold "=", but on some systems "=C:" style entries
-	// start with one; they are kept whole as names.
-	for i := 1; i < len(kv); i++ {
-		if kv[i] == '=' {
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return kv, "", false
-}
-
-// render writes the variables in the chosen format or template. With no
-// container (a discovery failure under --optional) only the built-in
-// formats can be written.
-func (c *config) render(w io.Writer, set map[string]string) error {
-	r := c.renderer
-	if r == nil {
-		r = templates.NewRenderer(&discover.Container{}, c.HostIP, os.Getenv, nil).WithDelims(c.delims)
-	}
-	if c.Template != "" {
-		return r.File(w, c.Template, set)
-	}
-	return r.Format(w, c.Format, set)
-}
-
-func validIP(s string) bool { return net.ParseIP(s) != nil }
-
-func versionString() string {
-	if version != "dev" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return version
+	return sig.String()
 }

@@ -14,6 +14,11 @@ import (
 // sun_path allows about 100 bytes and test names can be long.
 func ServeUnix(t testing.TB, h http.Handler) string {
 	t.Helper()
+	return serveUnix(t, &http.Server{Handler: h})
+}
+
+func serveUnix(t testing.TB, srv *http.Server) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "pe")
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +29,6 @@ func ServeUnix(t testing.TB, h http.Handler) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return sock

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/portenv/portenv/discover"
+	"github.com/portenv/portenv/templates"
+	"github.com/portenv/portenv/vars"
+)
+
+// session is one pass of the pipeline: reach the engine, find the
+// container, compute the variables and render every output in memory. A
+// run then writes the outputs and execs; doctor presents the same session,
+// so the two cannot disagree.
+type session struct {
+	engine    *discover.Engine // nil when it could not be reached
+	tried     []discover.Attempt
+	container *discover.Container
+	result    vars.Result
+	rendered  []rendered
+}
+
+type rendered struct {
+	output
+	content []byte
+}
+
+// logSink receives what the pipeline tells as it goes: a run logs it on
+// stderr, doctor prints it as notes.
+type logSink interface {
+	Warnf(format string, args ...any)
+	Infof(format string, args ...any)
+	Debugf(format string, args ...any)
+}
+
+// prepare runs the pipeline within cfg.Timeout. The session it returns
+// holds whatever was found, also when err says where it stopped.
+func prepare(ctx context.Context, cfg *config, env environ, log logSink) (*session, error) {
+	s := &session{}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	engine, err := discover.Connect(ctx)
+	if err != nil {
+		return s, err
+	}
+	// A --template file may still ask the engine (.Host.Name), so the
+	// connection lasts until every output is rendered.
+	defer engine.Close()
+	s.engine = engine
+	engine.Warnf = log.Warnf
+	log.Debugf("engine %s, API %s", engine.Endpoint, engine.APIVersion)
+	c, tried, err := engine.Self(ctx, discover.SelfOptions{Container: cfg.Container})
+	s.tried = tried
+	for _, a := range tried {
+		log.Debugf("find container by %s: %s", a.Method, a.Result)
+	}
+	if err != nil {
+		return s, err
+	}
+	s.container = c
+	if c.HostNetwork {
+		log.Infof("container %s uses the host's network, so the engine publishes nothing: its ports are reached on the host at their own numbers%s", c.Name, ownNumbers(c))
+	}
+	return s, s.compute(cfg, env, log, func() (string, string, error) { return engine.Info(ctx) })
+}
+
+// withoutDiscovery is the session of a run whose discovery failed under
+// --optional: no container, no variables, the outputs rendered as ever.
+func withoutDiscovery(cfg *config, env environ, log logSink) (*session, error) {
+	s := &session{container: &discover.Container{}}
+	return s, s.compute(cfg, env, log, nil)
+}
+
+func (s *session) compute(cfg *config, env environ, log logSink, info templates.EngineInfo) error {
+	r := templates.NewRenderer(s.container, templates.Options{HostIP: cfg.HostIP, Getenv: env.get, Info: info, Delims: cfg.delims})
+	var err error
+	if s.container.ID != "" {
+		s.result, err = vars.Build(s.container, cfg.vars, r, env.lookup, log.Infof)
+		if err != nil {
+			return err
+		}
+	}
+	if s.result.Set == nil {
+		s.result.Set = map[string]string{}
+	}
+	for _, name := range s.names() {
+		log.Debugf("set %s=%s", name, s.result.Set[name])
+	}
+	for _, o := range cfg.outputs {
+		var b bytes.Buffer
+		if o.template != "" {
+			err = r.File(&b, o.template, s.result.Set)
+		} else {
+			err = r.Format(&b, o.format, s.result.Set)
+		}
+		if err != nil {
+			return err
+		}
+		s.rendered = append(s.rendered, rendered{o, b.Bytes()})
+	}
+	return nil
+}
+
+// names lists the variables set, sorted.
+func (s *session) names() []string {
+	names := make([]string, 0, len(s.result.Set))
+	for k := range s.result.Set {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func ownNumbers(c *discover.Container) string {
+	if len(c.Ports) == 0 {
+		return ""
+	}
+	parts := make([]string, len(c.Ports))
+	for i, b := range c.Ports {
+		parts[i] = b.Port.String() + " at " + strconv.Itoa(b.HostPort)
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}

@@ -1,0 +1,81 @@
+package discover
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Port is a container port as Docker names it: number and protocol,
+// written "9092/tcp".
+type Port struct {
+	Num   int
+	Proto string // tcp, udp or sctp
+}
+
+func (p Port) String() string { return strconv.Itoa(p.Num) + "/" + p.Proto }
+
+// PublishArg is how -p names the port: "9092" for tcp, "53/udp" otherwise.
+func (p Port) PublishArg() string {
+	if p.Proto == "tcp" {
+		return strconv.Itoa(p.Num)
+	}
+	return p.String()
+}
+
+// ParsePort reads a container port as users and the engine write it:
+// "9092", "9092/tcp", "53/udp", "9092/TCP".
+func ParsePort(s string) (Port, error) {
+	num, proto, found := strings.Cut(s, "/")
+	if !found || proto == "" {
+		proto = "tcp"
+	}
+	proto = strings.ToLower(proto)
+	n, err := strconv.Atoi(num)
+	switch {
+	case proto != "tcp" && proto != "udp" && proto != "sctp",
+		err != nil, n < 1, n > 65535, strconv.Itoa(n) != num:
+		return Port{}, fmt.Errorf("%q is not a container port; write it as 9092 or 53/udp", s)
+	}
+	return Port{Num: n, Proto: proto}, nil
+}
+
+// Binding is one published port: container Port reached at
+// HostIP:HostPort.
+type Binding struct {
+	Port     Port
+	HostIP   string // as the engine reports it: "0.0.0.0", "::", "127.0.0.1", "" (every address)
+	HostPort int
+}
+
+// Wildcard reports whether the binding listens on every host address, so
+// that its address tells a client nothing.
+func (b Binding) Wildcard() bool {
+	if b.HostIP == "" {
+		return true
+	}
+	ip := net.ParseIP(b.HostIP)
+	return ip != nil && ip.IsUnspecified()
+}
+
+// IPv6 reports whether the binding is on an IPv6 host address.
+func (b Binding) IPv6() bool { return strings.Contains(b.HostIP, ":") }
+
+// ReportedIP is the address to tell clients: the binding's own, or
+// override (--host-ip) when the binding is on every address and override
+// is set.
+func (b Binding) ReportedIP(override string) string {
+	switch {
+	case b.Wildcard() && override != "":
+		return override
+	case b.HostIP == "":
+		return "0.0.0.0"
+	}
+	return b.HostIP
+}
+
+// Addr is ReportedIP and the host port joined for a URL: IPv6 in brackets.
+func (b Binding) Addr(override string) string {
+	return net.JoinHostPort(b.ReportedIP(override), strconv.Itoa(b.HostPort))
+}

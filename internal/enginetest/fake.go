@@ -1,0 +1,184 @@
+package enginetest
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Fake answers the Engine API from tables, over a unix socket, and records
+// the requests. It produces what a real engine here cannot (a refused API
+// version, malformed answers, a Swarm worker's refusal) for unit tests of
+// error paths; the engine tests prove the real thing.
+type Fake struct {
+	// MinAPI and MaxAPI are the versions the fake accepts; a request for
+	// an older one is refused as an engine refuses it. Defaults 1.24 and
+	// 1.41.
+	MinAPI, MaxAPI string
+	// Containers answer GET /containers/{ref}/json, by id or name;
+	// Services GET /services/{id}; Info GET /info. A value is encoded as
+	// JSON; an Answer is sent as it is; a func() any is called per
+	// request.
+	Containers map[string]any
+	Services   map[string]any
+	Info       any
+	// Ping, when set, answers /_ping instead of the usual OK.
+	Ping *Answer
+
+	mu        sync.Mutex
+	requests  []string
+	versioned []string
+	conns     int
+}
+
+// Answer is a status and a body, sent as they are.
+type Answer struct {
+	Status int
+	Body   string
+}
+
+// Requests lists "METHOD /path" of every request so far, the API version
+// prefix left out.
+func (f *Fake) Requests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.requests...)
+}
+
+// Versioned lists the requests with their API version prefix.
+func (f *Fake) Versioned() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.versioned...)
+}
+
+// Serve starts the fake for the rest of the test and points the Docker
+// client's variables at it. It returns the socket's path.
+func (f *Fake) Serve(t testing.TB) string {
+	t.Helper()
+	sock := serveUnix(t, &http.Server{Handler: f, ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			f.mu.Lock()
+			f.conns++
+			f.mu.Unlock()
+		}
+	}})
+	UseEngineAt(t, sock)
+	return sock
+}
+
+// Connections counts the connections made to the fake so far.
+func (f *Fake) Connections() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.conns
+}
+
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	version, path := splitVersion(r.URL.Path)
+	f.mu.Lock()
+	f.requests = append(f.requests, r.Method+" "+path)
+	f.versioned = append(f.versioned, r.Method+" "+r.URL.Path)
+	f.mu.Unlock()
+	minAPI, maxAPI := or(f.MinAPI, "1.24"), or(f.MaxAPI, "1.41")
+	w.Header().Set("Api-Version", maxAPI)
+	if path == "/_ping" {
+		if f.Ping != nil {
+			send(w, *f.Ping)
+			return
+		}
+		w.Write([]byte("OK"))
+		return
+	}
+	if version != "" && versionLess(version, minAPI) {
+		send(w, Answer{http.StatusBadRequest, `{"message":"client version ` + version + ` is too old. Minimum supported API version is ` + minAPI + `, please upgrade your client to a newer version"}`})
+		return
+	}
+	var body any
+	if ref, ok := cut(path, "/containers/", "/json"); ok {
+		body = f.Containers[ref]
+	} else if id, ok := strings.CutPrefix(path, "/services/"); ok {
+		body = f.Services[id]
+	} else if path == "/info" {
+		body = f.Info
+	}
+	if fn, ok := body.(func() any); ok {
+		body = fn()
+	}
+	switch b := body.(type) {
+	case nil:
+		send(w, Answer{http.StatusNotFound, `{"message":"No such object: ` + path + `"}`})
+	case Answer:
+		send(w, b)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(b)
+	}
+}
+
+func send(w http.ResponseWriter, a Answer) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(a.Status)
+	w.Write([]byte(a.Body))
+}
+
+func cut(s, prefix, suffix string) (string, bool) {
+	s, ok := strings.CutPrefix(s, prefix)
+	if !ok {
+		return "", false
+	}
+	return strings.CutSuffix(s, suffix)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// splitVersion cuts "/v1.41/containers/x/json" into "1.41" and the rest.
+func splitVersion(p string) (version, path string) {
+	rest, ok := strings.CutPrefix(p, "/v")
+	if !ok {
+		return "", p
+	}
+	v, tail, ok := strings.Cut(rest, "/")
+	if !ok || !strings.Contains(v, ".") {
+		return "", p
+	}
+	return v, "/" + tail
+}
+
+func versionLess(a, b string) bool {
+	am, an, _ := strings.Cut(a, ".")
+	bm, bn, _ := strings.Cut(b, ".")
+	x, _ := strconv.Atoi(am)
+	y, _ := strconv.Atoi(bm)
+	if x != y {
+		return x < y
+	}
+	x, _ = strconv.Atoi(an)
+	y, _ = strconv.Atoi(bn)
+	return x < y
+}
+
+// Inspect is a running container's inspect answer as an engine gives it,
+// with the given bindings ("9092/tcp" to HostIp/HostPort pairs); tests
+// change its fields for their case. Its Config.Env holds a secret, so that
+// a test can check that portenv never shows it.
+func Inspect(id, name, hostname string, ports map[string][]map[string]string) map[string]any {
+	return map[string]any{
+		"Id": id, "Name": "/" + name,
+		"State":      map[string]any{"Status": "running", "Running": true, "StartedAt": "2026-11-27T10:00:00.000000001Z"},
+		"Config":     map[string]any{"Hostname": hostname, "Image": "img", "Env": []string{"SECRET=hunter2"}, "Labels": map[string]string{}},
+		"HostConfig": map[string]any{"NetworkMode": "bridge"},
+		"NetworkSettings": map[string]any{"Ports": ports, "Networks": map[string]any{
+			"bridge": map[string]any{"IPAddress": "172.17.0.9", "Gateway": "172.17.0.1", "Aliases": nil},
+		}},
+	}
+}
