@@ -12,9 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 )
 
 // Engine is a connection to the Docker Engine API (or one that speaks it,
@@ -89,7 +89,7 @@ func Connect(ctx context.Context) (*Engine, error) {
 		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
 			return true, e.permissionError()
 		}
-		if errdefs.IsForbidden(err) {
+		if cerrdefs.IsPermissionDenied(err) {
 			// A socket proxy that refuses /_ping will not change its mind.
 			return true, e.apiError("HEAD /_ping", err)
 		}
@@ -228,9 +228,9 @@ func (e *Engine) Info(ctx context.Context) (name, nodeAddr string, err error) {
 }
 
 // NotFoundError says that the engine knows no container by that reference.
-type NotFoundError struct{ Ref, Endpoint string }
+type notFoundError struct{ Ref, Endpoint string }
 
-func (e *NotFoundError) Error() string {
+func (e *notFoundError) Error() string {
 	return fmt.Sprintf("no container %q on the engine at %s (GET /containers/%s/json answered 404); check the id or name given to --container (docker ps lists them) and that DOCKER_HOST is the engine that runs it",
 		e.Ref, e.Endpoint, e.Ref)
 }
@@ -247,7 +247,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 		raw, status, err := e.inspectDirect(ctx, ref)
 		switch {
 		case status == http.StatusNotFound:
-			return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
+			return true, &notFoundError{Ref: ref, Endpoint: e.Endpoint}
 		case status == http.StatusOK && err != nil:
 			return true, fmt.Errorf("the engine at %s answered %s with something that is not a container (%v); is DOCKER_HOST an engine, or a proxy that rewrites its answers?", e.Endpoint, req, err)
 		case status != http.StatusOK:
@@ -259,8 +259,8 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 				raw, err = e.inspectByClient(ctx, ref)
 			}
 			if err != nil {
-				if errdefs.IsNotFound(err) {
-					return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
+				if cerrdefs.IsNotFound(err) {
+					return true, &notFoundError{Ref: ref, Endpoint: e.Endpoint}
 				}
 				if client.IsErrConnectionFailed(err) || ctx.Err() != nil {
 					fail = err
@@ -391,7 +391,7 @@ func (e *Engine) apiError(req string, err error) error {
 		return fmt.Errorf("the engine at %s refused API version %s for %s (%s); portenv needs an engine with API 1.24 (Docker 1.12) or newer", e.Endpoint, e.APIVersion, req, refusal)
 	}
 	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
-	if errdefs.IsForbidden(err) {
+	if cerrdefs.IsPermissionDenied(err) {
 		return fmt.Errorf("the engine at %s forbade %s (403: %s); a socket proxy in front of the engine must allow HEAD and GET on /_ping and /containers/{id}/json, and /info when a template uses .Host.Name", e.Endpoint, req, msg)
 	}
 	return fmt.Errorf("%s at %s failed: %s", req, e.Endpoint, msg)

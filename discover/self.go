@@ -96,7 +96,7 @@ func (f *finder) find() (*Container, error) {
 	}
 	for _, s := range idSources {
 		id, err := f.readID(s.file, s.parse)
-		var amb *AmbiguousError
+		var amb *ambiguousError
 		switch {
 		case errors.As(err, &amb):
 			if c := f.sharerAmong(amb.IDs); c != nil {
@@ -112,7 +112,7 @@ func (f *finder) find() (*Container, error) {
 			continue
 		}
 		c, err := f.e.Inspect(f.ctx, id)
-		var nf *NotFoundError
+		var nf *notFoundError
 		if errors.As(err, &nf) {
 			// An id of another engine's container, as in Docker in Docker.
 			f.note(s.method, false, "id %s from %s is not a container of this engine", shortID(id), s.file)
@@ -141,19 +141,19 @@ func (f *finder) byHostname() (*Container, error) {
 	host, err := hostname()
 	if err != nil || host == "" {
 		f.note("hostname", false, "no hostname")
-		return nil, &NotIdentifiedError{Tried: f.tried}
+		return nil, &notIdentifiedError{Tried: f.tried}
 	}
 	c, err := f.e.Inspect(f.ctx, host)
-	var nf *NotFoundError
+	var nf *notFoundError
 	switch {
 	case errors.As(err, &nf):
 		f.note("hostname", false, "no container is named or has an id starting with %q", host)
-		return nil, &NotIdentifiedError{Tried: f.tried}
+		return nil, &notIdentifiedError{Tried: f.tried}
 	case err != nil:
 		return nil, f.fail("hostname", err)
 	case c.Hostname != host:
 		f.note("hostname", false, "container %s matches %q but its hostname is %q, so it is not this one", c.Name, host, c.Hostname)
-		return nil, &NotIdentifiedError{Tried: f.tried}
+		return nil, &notIdentifiedError{Tried: f.tried}
 	}
 	ip, local, err := f.sharedAddress(c)
 	if err != nil || ip == "" {
@@ -219,9 +219,9 @@ func (c *Container) addresses() []string {
 }
 
 // NotIdentifiedError says that no method found this container.
-type NotIdentifiedError struct{ Tried []Attempt }
+type notIdentifiedError struct{ Tried []Attempt }
 
-func (e *NotIdentifiedError) Error() string {
+func (e *notIdentifiedError) Error() string {
 	parts := make([]string, len(e.Tried))
 	for i, a := range e.Tried {
 		parts[i] = a.Method + ": " + a.Result

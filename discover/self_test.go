@@ -101,7 +101,7 @@ func TestSelfNotIdentified(t *testing.T) {
 	fake(t, f)
 	e, ctx := connect(t)
 	_, _, err := e.Self(ctx, SelfOptions{Root: "testdata/docker-systemd-driver", Hostname: func() (string, error) { return "web", nil }})
-	var ni *NotIdentifiedError
+	var ni *notIdentifiedError
 	if !errors.As(err, &ni) {
 		t.Fatalf("got %v, want NotIdentifiedError", err)
 	}

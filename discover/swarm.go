@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
 )
 
 // swarmTask reads the labels Swarm puts on a task's container.
@@ -86,13 +86,13 @@ func (e *Engine) serviceError(c *Container, req string, err error) error {
 	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
 	t := c.Swarm
 	switch {
-	case errdefs.IsUnavailable(err) || strings.Contains(msg, "not a swarm manager"):
+	case cerrdefs.IsUnavailable(err) || strings.Contains(msg, "not a swarm manager"):
 		return fmt.Errorf("container %s is a task of Swarm service %s, which has no published ports of its own (ingress mode), and the engine at %s is a Swarm worker, which refuses to read the service (%s: %s); publish the ports in host mode (--publish mode=host,target=9092, or mode: host in a stack file), or point DOCKER_HOST at a manager's API through a read-only socket proxy",
 			c.Name, t.ServiceName, e.Endpoint, req, msg)
-	case errdefs.IsForbidden(err):
+	case cerrdefs.IsPermissionDenied(err):
 		return fmt.Errorf("container %s is a task of Swarm service %s, published in ingress mode, and the engine at %s forbade %s (%s); a socket proxy in front of the engine must also allow GET /services/{id} (SERVICES=1 in common proxies), or publish the ports in host mode",
 			c.Name, t.ServiceName, e.Endpoint, req, msg)
-	case errdefs.IsNotFound(err):
+	case cerrdefs.IsNotFound(err):
 		return fmt.Errorf("container %s names Swarm service %s (%s) in its labels, but the engine at %s knows no such service (%s: %s); was the service removed?",
 			c.Name, t.ServiceName, t.ServiceID, e.Endpoint, req, msg)
 	}
