@@ -10,8 +10,7 @@ import (
 
 // ServeUnix serves h on a new unix socket until the test ends, and returns
 // the socket's path. It stands in for an engine in unit tests of error
-// paths; engine tests prove the real thing. The path is kept short, as
-// sun_path allows about 100 bytes and test names can be long.
+// paths; engine tests prove the real thing.
 func ServeUnix(t testing.TB, h http.Handler) string {
 	t.Helper()
 	return serveUnix(t, &http.Server{Handler: h})
@@ -19,19 +18,29 @@ func ServeUnix(t testing.TB, h http.Handler) string {
 
 func serveUnix(t testing.TB, srv *http.Server) string {
 	t.Helper()
+	sock, stop, err := listenUnix(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return sock
+}
+
+// listenUnix serves srv on a socket in a new directory. The path is kept
+// short, as sun_path allows about 100 bytes and test names can be long.
+func listenUnix(srv *http.Server) (sock string, stop func(), err error) {
 	dir, err := os.MkdirTemp("", "pe")
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "d.sock")
+	sock = filepath.Join(dir, "d.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
-		t.Fatal(err)
+		os.RemoveAll(dir)
+		return "", nil, err
 	}
 	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return sock
+	return sock, func() { srv.Close(); os.RemoveAll(dir) }, nil
 }
 
 // UseEngineAt points the Docker client's variables at the socket for the
