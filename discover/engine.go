@@ -220,11 +220,22 @@ func (e *Engine) Close() error { return e.cli.Close() }
 // Info asks the engine for the host's name and, in a Swarm, this node's
 // address. portenv asks only when a template uses them.
 func (e *Engine) Info(ctx context.Context) (name, nodeAddr string, err error) {
-	info, err := e.cli.Info(ctx)
+	var info struct {
+		Name  string
+		Swarm struct{ NodeAddr string }
+	}
+	status, err := e.getDirect(ctx, "/v"+e.APIVersion+"/info", &info)
+	switch {
+	case status == http.StatusOK && err != nil:
+		return "", "", e.unreadable("GET /info", err)
+	case status == http.StatusOK:
+		return info.Name, info.Swarm.NodeAddr, nil
+	}
+	full, err := e.cli.Info(ctx)
 	if err != nil {
 		return "", "", e.apiError("GET /info", err)
 	}
-	return info.Name, info.Swarm.NodeAddr, nil
+	return full.Name, full.Swarm.NodeAddr, nil
 }
 
 // NotFoundError says that the engine knows no container by that reference.
@@ -249,7 +260,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 		case status == http.StatusNotFound:
 			return true, &notFoundError{Ref: ref, Endpoint: e.Endpoint}
 		case status == http.StatusOK && err != nil:
-			return true, fmt.Errorf("the engine at %s answered %s with something that is not a container (%v); is DOCKER_HOST an engine, or a proxy that rewrites its answers?", e.Endpoint, req, err)
+			return true, e.unreadable(req, err)
 		case status != http.StatusOK:
 			raw, err = e.inspectByClient(ctx, ref)
 			if refusal := versionRefusal(err); refusal != "" && e.Pinned {
@@ -257,6 +268,10 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 					return true, e.apiError(req, err)
 				}
 				raw, err = e.inspectByClient(ctx, ref)
+			}
+			var ue *unreadableError
+			if errors.As(err, &ue) {
+				return true, err
 			}
 			if err != nil {
 				if cerrdefs.IsNotFound(err) {
@@ -295,16 +310,35 @@ func (e *Engine) inspectDirect(ctx context.Context, ref string) (r inspectRespon
 	if e.Pinned || ref == "" || strings.ContainsAny(ref, "/?#%") {
 		return r, 0, nil
 	}
-	resp, err := e.do(ctx, http.MethodGet, "/v"+e.APIVersion+"/containers/"+ref+"/json")
+	status, err = e.getDirect(ctx, "/v"+e.APIVersion+"/containers/"+ref+"/json", &r)
+	if status == http.StatusOK && err == nil && r.ID == "" {
+		err = errors.New("it has no Id")
+	}
+	return r, status, err
+}
+
+// getDirect sends GET path on the direct connection and decodes a 200
+// answer into into. It returns the status, 0 when no answer came.
+func (e *Engine) getDirect(ctx context.Context, path string, into any) (status int, err error) {
+	resp, err := e.do(ctx, http.MethodGet, path)
 	if err != nil {
-		return r, 0, nil
+		return 0, nil
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
-		err = decodeInspect(resp.Body, &r)
+		err = decodeJSON(resp.Body, into)
 	}
-	return r, resp.StatusCode, err
+	return resp.StatusCode, err
 }
+
+// unreadable says that the answer to req could not be read, and why.
+func (e *Engine) unreadable(req string, why error) error {
+	return &unreadableError{fmt.Sprintf("the engine at %s answered %s with something portenv cannot read: %v; is DOCKER_HOST an engine, or a proxy that rewrites its answers?", e.Endpoint, req, why)}
+}
+
+type unreadableError struct{ msg string }
+
+func (e *unreadableError) Error() string { return e.msg }
 
 // inspectByClient asks through the client, for its mapping of failures to
 // errors (not found, refused version, connection failed).
@@ -312,7 +346,13 @@ func (e *Engine) inspectByClient(ctx context.Context, ref string) (inspectRespon
 	var r inspectResponse
 	_, raw, err := e.cli.ContainerInspectWithRaw(ctx, ref, false)
 	if err == nil {
-		err = decodeInspect(bytes.NewReader(raw), &r)
+		err = decodeJSON(bytes.NewReader(raw), &r)
+		if err == nil && r.ID == "" {
+			err = errors.New("it has no Id")
+		}
+		if err != nil {
+			err = e.unreadable("GET /containers/"+ref+"/json", err)
+		}
 	}
 	return r, err
 }
@@ -352,12 +392,25 @@ func (e *Engine) checkSocket() error {
 	if p == "" {
 		return nil
 	}
-	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-		from := "DOCKER_HOST is not set, so portenv looked there"
-		if os.Getenv(client.EnvOverrideHost) != "" {
-			from = "DOCKER_HOST=" + os.Getenv(client.EnvOverrideHost)
-		}
+	from := "DOCKER_HOST is not set, so portenv looked there"
+	if h := os.Getenv(client.EnvOverrideHost); h != "" {
+		from = "DOCKER_HOST=" + h
+	}
+	st, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("no Docker socket at %s in this container (%s); mount it with -v /var/run/docker.sock:%s:ro, or set DOCKER_HOST to the engine's address", p, from, p)
+	case err != nil:
+		// Permission and the like: the connection says it better.
+		return nil
+	case st.IsDir():
+		return fmt.Errorf("%s is a directory, not the engine's socket (%s); Docker makes an empty directory when the host path given to -v does not exist: check the host side of -v (/var/run/docker.sock on most hosts) and start the container again", p, from)
+	case st.Mode()&os.ModeSocket == 0:
+		kind := "is not a socket"
+		if st.Mode().IsRegular() {
+			kind = "is a regular file, not a socket"
+		}
+		return fmt.Errorf("%s %s, so no engine answers there (%s); mount the engine's socket there with -v /var/run/docker.sock:%s:ro", p, kind, from, p)
 	}
 	return nil
 }
@@ -389,6 +442,9 @@ func versionRefusal(err error) string {
 func (e *Engine) apiError(req string, err error) error {
 	if refusal := versionRefusal(err); refusal != "" {
 		return fmt.Errorf("the engine at %s refused API version %s for %s (%s); portenv needs an engine with API 1.24 (Docker 1.12) or newer", e.Endpoint, e.APIVersion, req, refusal)
+	}
+	if p := jsonProblem(err); p != "" {
+		return e.unreadable(req, errors.New(p))
 	}
 	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
 	if cerrdefs.IsPermissionDenied(err) {

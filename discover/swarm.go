@@ -2,6 +2,7 @@ package discover
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -41,9 +42,19 @@ func (f *finder) ingressPorts(c *Container) error {
 	}
 	t := c.Swarm
 	req := "GET /services/" + t.ServiceID
-	svc, _, err := f.e.cli.ServiceInspectWithRaw(f.ctx, t.ServiceID, swarm.ServiceInspectOptions{})
-	if err != nil {
-		return f.fail("swarm", f.e.serviceError(c, req, err))
+	var svc struct {
+		Endpoint struct{ Ports []swarm.PortConfig }
+	}
+	status, err := f.e.getDirect(f.ctx, "/v"+f.e.APIVersion+"/services/"+t.ServiceID, &svc)
+	switch {
+	case status == http.StatusOK && err != nil:
+		return f.fail("swarm", f.e.unreadable(req, err))
+	case status != http.StatusOK:
+		full, _, err := f.e.cli.ServiceInspectWithRaw(f.ctx, t.ServiceID, swarm.ServiceInspectOptions{})
+		if err != nil {
+			return f.fail("swarm", f.e.serviceError(c, req, err))
+		}
+		svc.Endpoint.Ports = full.Endpoint.Ports
 	}
 	c.Ports = serviceBindings(svc.Endpoint.Ports)
 	if len(c.Ports) == 0 {
