@@ -45,7 +45,9 @@ func FuzzAnswers(f *testing.F) {
 				}
 			}
 		}
-		var svc struct{ Endpoint struct{ Ports []swarm.PortConfig } }
+		var svc struct {
+			Endpoint struct{ Ports []swarm.PortConfig }
+		}
 		if err := decodeJSON(bytes.NewReader(data), &svc); err != nil {
 			checkMessage(t, err)
 		} else {
