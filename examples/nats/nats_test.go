@@ -377,15 +377,19 @@ func checkFailover(t *testing.T, c cluster) {
 		return r
 	}
 
+	var all []result
 	for i := 0; i < before; i++ {
-		if r := request(); !r.ok {
+		r := request()
+		if !r.ok {
 			t.Fatalf("request %d through %s, before any server stopped: %v", r.seq, nc.ConnectedUrl(), r.err)
 		}
+		all = append(all, r)
 	}
 	t.Logf("before the stop: %d requests through %s, %d replies", before, s1.url(), before)
 
-	// The loop goes on while server 1 is stopped.
-	results := make(chan result, 1000)
+	// The loop goes on while server 1 is stopped. The buffer holds every
+	// result the loop can produce before it ends, so it never waits.
+	results := make(chan result, 1<<20)
 	done := make(chan struct{})
 	go func() {
 		defer close(results)
@@ -416,7 +420,6 @@ func checkFailover(t *testing.T, c cluster) {
 	var lastOK time.Time
 	var maxGap time.Duration // longest time between two replies in the loop
 	var failedAfter []string
-	var all []result
 	for r := range results {
 		all = append(all, r)
 		p := 1
