@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,33 +107,9 @@ func requests(ts *testscript.TestScript, neg bool, args []string) {
 // silent-engine serves a socket that accepts connections and never
 // answers, as DOCKER_HOST and $ENGINE.
 func silentEngine(ts *testscript.TestScript, neg bool, args []string) {
-	dir, err := os.MkdirTemp("", "pe")
+	sock, stop, err := enginetest.ListenSilent()
 	ts.Check(err)
-	sock := filepath.Join(dir, "d.sock")
-	l, err := net.Listen("unix", sock)
-	ts.Check(err)
-	var held []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	ts.Defer(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range held {
-			c.Close()
-		}
-		mu.Unlock()
-		os.RemoveAll(dir)
-	})
+	ts.Defer(stop)
 	ts.Setenv("DOCKER_HOST", "unix://"+sock)
 	ts.Setenv("ENGINE", "unix://"+sock)
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -50,4 +51,43 @@ func UseEngineAt(t testing.TB, sock string) {
 	t.Setenv("DOCKER_API_VERSION", "")
 	t.Setenv("DOCKER_TLS_VERIFY", "")
 	t.Setenv("DOCKER_CERT_PATH", "")
+}
+
+// ListenSilent listens on a new unix socket that accepts connections and
+// never answers, as an engine that hangs does, until stop is called.
+func ListenSilent() (sock string, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "pe")
+	if err != nil {
+		return "", nil, err
+	}
+	sock = filepath.Join(dir, "d.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	// Containers mount the socket and may run as any user.
+	os.Chmod(dir, 0o755)
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	return sock, func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+		os.RemoveAll(dir)
+	}, nil
 }
