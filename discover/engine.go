@@ -239,9 +239,9 @@ func (e *Engine) Info(ctx context.Context) (name, nodeAddr string, err error) {
 }
 
 // NotFoundError says that the engine knows no container by that reference.
-type notFoundError struct{ Ref, Endpoint string }
+type NotFoundError struct{ Ref, Endpoint string }
 
-func (e *notFoundError) Error() string {
+func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("no container %q on the engine at %s (GET /containers/%s/json answered 404); check the id or name given to --container (docker ps lists them) and that DOCKER_HOST is the engine that runs it",
 		e.Ref, e.Endpoint, e.Ref)
 }
@@ -258,7 +258,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 		raw, status, err := e.inspectDirect(ctx, ref)
 		switch {
 		case status == http.StatusNotFound:
-			return true, &notFoundError{Ref: ref, Endpoint: e.Endpoint}
+			return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
 		case status == http.StatusOK && err != nil:
 			return true, e.unreadable(req, err)
 		case status != http.StatusOK:
@@ -275,7 +275,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 			}
 			if err != nil {
 				if cerrdefs.IsNotFound(err) {
-					return true, &notFoundError{Ref: ref, Endpoint: e.Endpoint}
+					return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
 				}
 				if client.IsErrConnectionFailed(err) || ctx.Err() != nil {
 					fail = err

@@ -86,7 +86,7 @@ func TestInspectNotFoundIsOneRequest(t *testing.T) {
 	f := fake(t, &enginetest.Fake{})
 	e, ctx := connect(t)
 	_, err := e.Inspect(ctx, "ghost")
-	if _, ok := err.(*notFoundError); !ok {
+	if _, ok := err.(*NotFoundError); !ok {
 		t.Fatalf("got %v, want NotFoundError", err)
 	}
 	if want := []string{"HEAD /_ping", "GET /containers/ghost/json"}; !reflect.DeepEqual(f.Requests(), want) {

@@ -112,7 +112,7 @@ func (f *finder) find() (*Container, error) {
 			continue
 		}
 		c, err := f.e.Inspect(f.ctx, id)
-		var nf *notFoundError
+		var nf *NotFoundError
 		if errors.As(err, &nf) {
 			// An id of another engine's container, as in Docker in Docker.
 			f.note(s.method, false, "id %s from %s is not a container of this engine", shortID(id), s.file)
@@ -144,7 +144,7 @@ func (f *finder) byHostname() (*Container, error) {
 		return nil, &notIdentifiedError{Tried: f.tried}
 	}
 	c, err := f.e.Inspect(f.ctx, host)
-	var nf *notFoundError
+	var nf *NotFoundError
 	switch {
 	case errors.As(err, &nf):
 		f.note("hostname", false, "no container is named or has an id starting with %q", host)

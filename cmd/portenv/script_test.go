@@ -19,6 +19,8 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"portenv": func() { os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr)) },
+		// The program name alone makes main answer as docker.
+		"docker": main,
 	})
 }
 
