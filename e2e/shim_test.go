@@ -18,46 +18,21 @@ import (
 	"github.com/portenv/portenv/internal/readproxy"
 )
 
-// startKafka is a start script of the kind Kafka images ship: when no
-// advertised port or listener is given and the socket is mounted, it asks
-// `docker port "$(hostname)"` for the host port of KAFKA_PORT, cut out
-// with sed and head; a PORT_COMMAND is evaluated and its value replaces
-// every _{PORT_COMMAND} in the KAFKA_ variables; a HOSTNAME_COMMAND
-// likewise. It prints what a broker would be configured with.
-const startKafka = `#!/bin/sh
-if [ -z "$KAFKA_PORT" ]; then
-	export KAFKA_PORT=9092
-fi
+// startKafka is the start script of the Kafka example: written the way
+// Kafka images' scripts are, it asks `docker port "$(hostname)"` for the
+// host port of KAFKA_PORT (cut out with sed and head) when no advertised
+// port or listener is given and the socket is mounted, evaluates
+// PORT_COMMAND and HOSTNAME_COMMAND into the _{...} placeholders of the
+// KAFKA_ variables, and execs its arguments.
+var startKafka = filepath.Join(enginetest.RepoRoot(), "examples", "kafka", "shim", "start-kafka.sh")
 
-if [ -z "$KAFKA_ADVERTISED_PORT" ] && [ -z "$KAFKA_LISTENERS" ] && [ -z "$KAFKA_ADVERTISED_LISTENERS" ] && [ -S /var/run/docker.sock ]; then
-	KAFKA_ADVERTISED_PORT=$(docker port "$(hostname)" $KAFKA_PORT | sed -r 's/.*:(.*)/\1/g' | head -n1)
-	export KAFKA_ADVERTISED_PORT
-fi
-
-# fill_in PLACEHOLDER VALUE: every KAFKA_ variable that holds PLACEHOLDER
-# gets VALUE in its place.
-fill_in() {
-	for name in $(env | sed -n "s/^\(KAFKA_[A-Z0-9_]*\)=.*$1.*/\1/p"); do
-		eval "old=\$$name"
-		export "$name=$(printf '%s' "$old" | sed "s/$1/$2/g")"
-	done
-}
-if [ -n "$HOSTNAME_COMMAND" ]; then
-	fill_in '_{HOSTNAME_COMMAND}' "$(eval "$HOSTNAME_COMMAND")"
-fi
-if [ -n "$PORT_COMMAND" ]; then
-	fill_in '_{PORT_COMMAND}' "$(eval "$PORT_COMMAND")"
-fi
-
-echo "KAFKA_ADVERTISED_PORT=$KAFKA_ADVERTISED_PORT"
-echo "KAFKA_ADVERTISED_LISTENERS=$KAFKA_ADVERTISED_LISTENERS"
-echo ` + enginetest.Marker + `
-exec sleep 600
-`
+// printKafka is what the start script execs in these tests: it prints
+// what a broker would be configured with.
+var printKafka = []string{"sh", "-c", `echo "KAFKA_ADVERTISED_PORT=$KAFKA_ADVERTISED_PORT"; echo "KAFKA_ADVERTISED_LISTENERS=$KAFKA_ADVERTISED_LISTENERS"` + andWait}
 
 // shimImage makes an image whose only docker is portenv, copied to
 // /usr/bin/docker, with busybox's sh, sed, head, cut, hostname, route and
-// awk, the start script at /start-kafka.sh, and /usr/bin/portenv as a
+// awk, the example's start script at /start-kafka.sh, and /usr/bin/portenv as a
 // link to /usr/bin/docker (a multi-call binary answers to its name). There
 // is no entrypoint. The image is removed when the test ends.
 func shimImage(t *testing.T) string {
@@ -93,7 +68,11 @@ func shimImage(t *testing.T) string {
 	}
 	file("bin/busybox", 0o755, bb)
 	file("usr/bin/docker", 0o755, pe)
-	file("start-kafka.sh", 0o755, []byte(startKafka))
+	script, err := os.ReadFile(startKafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file("start-kafka.sh", 0o755, script)
 	file("etc/passwd", 0o644, []byte("root:x:0:0:root:/:/bin/sh\n"))
 	file("etc/group", 0o644, []byte("root:x:0:\n"))
 	add(&tar.Header{Name: "usr/bin/portenv", Typeflag: tar.TypeSymlink, Linkname: "docker", Mode: 0o777}, nil)
@@ -160,7 +139,7 @@ func TestShimStartScript(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			name := enginetest.Name(t, "shim-"+tc.name)
 			args := append([]string{"-v", enginetest.SocketMount, "-p", "9092"}, tc.args...)
-			startFrom(t, image, name, args, "/start-kafka.sh")
+			startFrom(t, image, name, args, append([]string{"/start-kafka.sh"}, printKafka...)...)
 			out, errOut := enginetest.Output(t, name)
 			port := enginetest.HostPort(t, name, "9092/tcp")
 			want := "KAFKA_ADVERTISED_PORT=" + port + "\nKAFKA_ADVERTISED_LISTENERS=\n"
