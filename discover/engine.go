@@ -230,6 +230,8 @@ func (e *Engine) Info(ctx context.Context) (name, nodeAddr string, err error) {
 		return "", "", e.unreadable("GET /info", err)
 	case status == http.StatusOK:
 		return info.Name, info.Swarm.NodeAddr, nil
+	case status != 0:
+		return "", "", e.apiError("GET /info", err)
 	}
 	full, err := e.cli.Info(ctx)
 	if err != nil {
@@ -261,7 +263,9 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 			return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
 		case status == http.StatusOK && err != nil:
 			return true, e.unreadable(req, err)
-		case status != http.StatusOK:
+		case status != http.StatusOK && status != 0:
+			return true, e.apiError(req, err)
+		case status == 0:
 			raw, err = e.inspectByClient(ctx, ref)
 			if refusal := versionRefusal(err); refusal != "" && e.Pinned {
 				if uerr := e.unpin(refusal); uerr != nil {
@@ -318,7 +322,9 @@ func (e *Engine) inspectDirect(ctx context.Context, ref string) (r inspectRespon
 }
 
 // getDirect sends GET path on the direct connection and decodes a 200
-// answer into into. It returns the status, 0 when no answer came.
+// answer into into. It returns the status, 0 when no answer came (the
+// caller then asks through the client, for its account of the failure);
+// the error of any other status is a *statusError with the engine's words.
 func (e *Engine) getDirect(ctx context.Context, path string, into any) (status int, err error) {
 	resp, err := e.do(ctx, http.MethodGet, path)
 	if err != nil {
@@ -326,9 +332,43 @@ func (e *Engine) getDirect(ctx context.Context, path string, into any) (status i
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
-		err = decodeJSON(resp.Body, into)
+		return http.StatusOK, decodeJSON(resp.Body, into)
 	}
-	return resp.StatusCode, err
+	return resp.StatusCode, answerError(resp)
+}
+
+// statusError is an engine's answer other than 200: its status and its
+// words.
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+func answerError(resp *http.Response) error {
+	var body struct{ Message string }
+	if decodeJSON(resp.Body, &body) != nil || body.Message == "" {
+		body.Message = http.StatusText(resp.StatusCode)
+	}
+	return &statusError{status: resp.StatusCode, msg: body.Message}
+}
+
+// httpStatus is the status of an answer the engine gave, direct or
+// through the client, or 0.
+func httpStatus(err error) int {
+	var se *statusError
+	switch {
+	case errors.As(err, &se):
+		return se.status
+	case cerrdefs.IsPermissionDenied(err):
+		return http.StatusForbidden
+	case cerrdefs.IsNotFound(err):
+		return http.StatusNotFound
+	case cerrdefs.IsUnavailable(err):
+		return http.StatusServiceUnavailable
+	}
+	return 0
 }
 
 // unreadable says that the answer to req could not be read, and why.
@@ -447,7 +487,7 @@ func (e *Engine) apiError(req string, err error) error {
 		return e.unreadable(req, errors.New(p))
 	}
 	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
-	if cerrdefs.IsPermissionDenied(err) {
+	if httpStatus(err) == http.StatusForbidden {
 		return fmt.Errorf("the engine at %s forbade %s (403: %s); a socket proxy in front of the engine must allow HEAD and GET on /_ping and /containers/{id}/json, and /info when a template uses .Host.Name", e.Endpoint, req, msg)
 	}
 	return fmt.Errorf("%s at %s failed: %s", req, e.Endpoint, msg)

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/swarm"
 )
 
@@ -49,7 +48,9 @@ func (f *finder) ingressPorts(c *Container) error {
 	switch {
 	case status == http.StatusOK && err != nil:
 		return f.fail("swarm", f.e.unreadable(req, err))
-	case status != http.StatusOK:
+	case status != 0 && status != http.StatusOK:
+		return f.fail("swarm", f.e.serviceError(c, req, err))
+	case status == 0:
 		full, _, err := f.e.cli.ServiceInspectWithRaw(f.ctx, t.ServiceID, swarm.ServiceInspectOptions{})
 		if err != nil {
 			return f.fail("swarm", f.e.serviceError(c, req, err))
@@ -96,14 +97,15 @@ func publishedList(bs []Binding) []string {
 func (e *Engine) serviceError(c *Container, req string, err error) error {
 	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
 	t := c.Swarm
+	status := httpStatus(err)
 	switch {
-	case cerrdefs.IsUnavailable(err) || strings.Contains(msg, "not a swarm manager"):
+	case status == http.StatusServiceUnavailable || strings.Contains(msg, "not a swarm manager"):
 		return fmt.Errorf("container %s is a task of Swarm service %s, which has no published ports of its own (ingress mode), and the engine at %s is a Swarm worker, which refuses to read the service (%s: %s); publish the ports in host mode (--publish mode=host,target=9092, or mode: host in a stack file), or point DOCKER_HOST at a manager's API through a read-only socket proxy",
 			c.Name, t.ServiceName, e.Endpoint, req, msg)
-	case cerrdefs.IsPermissionDenied(err):
+	case status == http.StatusForbidden:
 		return fmt.Errorf("container %s is a task of Swarm service %s, published in ingress mode, and the engine at %s forbade %s (%s); a socket proxy in front of the engine must also allow GET /services/{id} (SERVICES=1 in common proxies), or publish the ports in host mode",
 			c.Name, t.ServiceName, e.Endpoint, req, msg)
-	case cerrdefs.IsNotFound(err):
+	case status == http.StatusNotFound:
 		return fmt.Errorf("container %s names Swarm service %s (%s) in its labels, but the engine at %s knows no such service (%s: %s); was the service removed?",
 			c.Name, t.ServiceName, t.ServiceID, e.Endpoint, req, msg)
 	}
