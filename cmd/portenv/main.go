@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime/debug"
 	"sort"
 	"sync"
 
@@ -19,9 +18,6 @@ import (
 	"github.com/portenv/portenv/templates"
 	"github.com/portenv/portenv/vars"
 )
-
-// version is stamped at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 const (
 	exitOK          = 0
@@ -173,13 +169,3 @@ func (c *config) render(w io.Writer, set map[string]string) error {
 }
 
 func validIP(s string) bool { return net.ParseIP(s) != nil }
-
-func versionString() string {
-	if version != "dev" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return version
-}
