@@ -185,7 +185,12 @@ for p in "${platforms[@]}"; do
   [ "$(setting CGO_ENABLED)" = 0 ] || fail "$bin: CGO_ENABLED=$(setting CGO_ENABLED), want 0"
   [ "$(setting -trimpath)" = true ] || fail "$bin: not built with -trimpath"
 
-  # It runs, and says what it is.
+  # It runs, and says what it is. An x86-64 kernel runs 386 binaries itself;
+  # Debian 12's qemu-i386-static (7.2) crashes in Go's 386 runtime at start
+  # ("fatal: morestack on gsignal").
+  if [ "$goarch" = 386 ] && [ "$(uname -m)" = x86_64 ]; then
+    qemu=
+  fi
   if [ -n "$qemu" ]; then
     out=$("$qemu" "$bin" version 2>&1) || fail "$qemu $bin version failed: $out"
   else
