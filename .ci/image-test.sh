@@ -28,6 +28,7 @@ export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-0}
 tmp=$(mktemp -d)
 containers=()
 image_id=
+stage_id=
 
 log() { echo "image-test: $*"; }
 fail() {
@@ -41,6 +42,11 @@ cleanup() {
   if [ -n "$image_id" ] && [ "${KEEP_IMAGE:-0}" != 1 ] &&
     [ "$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null)" = "$image_id" ]; then
     docker rmi "$image" >/dev/null 2>&1 || true
+  fi
+  # The classic builder keeps the build stage's last image, untagged; remove
+  # it and its untagged parents, unless something else has come to use them.
+  if [ -n "$stage_id" ] && [ "$(docker image inspect -f '{{len .RepoTags}}' "$stage_id" 2>/dev/null)" = 0 ]; then
+    docker rmi "$stage_id" >/dev/null 2>&1 || true
   fi
   rm -rf "$tmp"
 }
@@ -56,9 +62,12 @@ start=$(date +%s)
 if ! docker build --force-rm \
   --build-arg VERSION="$version" --build-arg REVISION="$revision" --build-arg BUILD_DATE="$build_date" \
   -t "$image" "$repo" >"$tmp/build.log" 2>&1; then
+  stage_id=$(awk '/^ ---> [0-9a-f]+$/ { id = $2 } /^Step [0-9]+\/[0-9]+ : FROM scratch/ { print id; exit }' "$tmp/build.log")
   tail -n 40 "$tmp/build.log" >&2
   fail "docker build failed"
 fi
+# The last image the build stage made: the line " ---> <id>" before FROM scratch.
+stage_id=$(awk '/^ ---> [0-9a-f]+$/ { id = $2 } /^Step [0-9]+\/[0-9]+ : FROM scratch/ { print id; exit }' "$tmp/build.log")
 build_seconds=$(($(date +%s) - start))
 image_id=$(docker image inspect -f '{{.Id}}' "$image")
 log "built $image_id in ${build_seconds}s"

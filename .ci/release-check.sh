@@ -54,6 +54,7 @@ platforms=(
 tmp=$(mktemp -d)
 images_before=$tmp/images.before
 images_listed=0
+stage_id=
 own_root_image=
 start_all=$(date +%s)
 
@@ -75,6 +76,10 @@ cleanup() {
     done
   fi
   [ -z "$own_root_image" ] || docker rmi "$own_root_image" >/dev/null 2>&1 || true
+  # The classic builder keeps the root Dockerfile's build stage, untagged.
+  if [ -n "$stage_id" ] && [ "$(docker image inspect -f '{{len .RepoTags}}' "$stage_id" 2>/dev/null)" = 0 ]; then
+    docker rmi "$stage_id" >/dev/null 2>&1 || true
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -268,9 +273,11 @@ if [ -z "$root_image" ]; then
   own_root_image=$root_image
   bash .ci/go-image.sh
   log "building $root_image from the root Dockerfile"
+  rc=0
   docker build --force-rm --build-arg VERSION="$version" --build-arg REVISION="$commit" \
-    --build-arg BUILD_DATE="$commit_date" -t "$root_image" "$clone" >"$tmp/root-build.log" 2>&1 ||
-    { tail -n 40 "$tmp/root-build.log" >&2; fail "docker build of the root Dockerfile failed"; }
+    --build-arg BUILD_DATE="$commit_date" -t "$root_image" "$clone" >"$tmp/root-build.log" 2>&1 || rc=$?
+  stage_id=$(awk '/^ ---> [0-9a-f]+$/ { id = $2 } /^Step [0-9]+\/[0-9]+ : FROM scratch/ { print id; exit }' "$tmp/root-build.log")
+  [ "$rc" = 0 ] || { tail -n 40 "$tmp/root-build.log" >&2; fail "docker build of the root Dockerfile failed"; }
 fi
 [ "$(layer_listing "$root_image")" = "$(layer_listing "$amd64")" ] ||
   fail "$root_image holds '$(layer_listing "$root_image")', $amd64 holds '$(layer_listing "$amd64")'"
