@@ -99,7 +99,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-tools_bin=$(bash .ci/release-tools.sh | tee /dev/stderr | tail -n1)
+tools_bin=$(bash .ci/release-tools.sh)
 export PATH=$tools_bin:$PATH
 phase "tools" "$t"
 

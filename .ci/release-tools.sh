@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the release tools at pinned versions into a cache directory, once:
 # a tool whose binary already records the pinned module version is left alone.
-# Prints the directory holding the binaries on its last line of output.
+# Prints the directory holding the binaries on stdout, and nothing else there;
+# what it does goes to stderr.
 #
 # Environment:
 #   TOOLS_BIN   where the binaries go (default /var/cache/portenv-tools/bin)
@@ -25,13 +26,13 @@ for entry in "${tools[@]}"; do
   read -r name mod pkg version <<<"$entry"
   have=$(go version -m "$bin/$name" 2>/dev/null | awk -v m="$mod" '$1 == "mod" && $2 == m { print $3 }' || true)
   if [ "$have" = "$version" ]; then
-    echo "release-tools: $name $version present"
+    echo "release-tools: $name $version present" >&2
     continue
   fi
-  echo "release-tools: installing $name $version${have:+ (found $have)}"
+  echo "release-tools: installing $name $version${have:+ (found $have)}" >&2
   start=$(date +%s)
   # GOFLAGS from the caller (e.g. -mod=vendor) must not apply to the tools' modules.
-  GOBIN=$bin GOFLAGS= CGO_ENABLED=0 go install "$pkg@$version"
-  echo "release-tools: $name $version installed in $(($(date +%s) - start))s"
+  GOBIN=$bin GOFLAGS= CGO_ENABLED=0 go install "$pkg@$version" >&2
+  echo "release-tools: $name $version installed in $(($(date +%s) - start))s" >&2
 done
 echo "$bin"
