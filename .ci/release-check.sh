@@ -279,12 +279,15 @@ if [ -z "$root_image" ]; then
   stage_id=$(awk '/^ ---> [0-9a-f]+$/ { id = $2 } /^Step [0-9]+\/[0-9]+ : FROM scratch/ { print id; exit }' "$tmp/root-build.log")
   [ "$rc" = 0 ] || { tail -n 40 "$tmp/root-build.log" >&2; fail "docker build of the root Dockerfile failed"; }
 fi
-[ "$(layer_listing "$root_image")" = "$(layer_listing "$amd64")" ] ||
-  fail "$root_image holds '$(layer_listing "$root_image")', $amd64 holds '$(layer_listing "$amd64")'"
-[ "$(config_of "$root_image")" = "$(config_of "$amd64")" ] ||
-  fail "image configurations differ: $root_image: $(config_of "$root_image"); $amd64: $(config_of "$amd64")"
+root_listing=$(layer_listing "$root_image")
+release_listing=$(layer_listing "$amd64")
+root_config=$(config_of "$root_image")
+release_config=$(config_of "$amd64")
+[ "$root_listing" = "$release_listing" ] || fail "$root_image holds '$root_listing', $amd64 holds '$release_listing'"
+[ "$root_config" = "$release_config" ] ||
+  fail "image configurations differ: $root_image: $root_config; $amd64: $release_config"
 log "$root_image (root Dockerfile) and $amd64 have the same layout and configuration:"
-log "    $(layer_listing "$amd64"); $(config_of "$amd64")"
+log "    $release_listing; $release_config"
 phase "image checks" "$t"
 
 # --- a build outside a release -----------------------------------------------------
