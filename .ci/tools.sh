@@ -1,25 +1,39 @@
 #!/usr/bin/env bash
-# Installs the pinned tools CI runs into /var/cache/portenv-tools/bin, once:
-# each is built from the Go module proxy at its pinned version and kept
-# while that version stays pinned here.
+# Installs the tools CI and releases use, at pinned versions, into a cache directory, once:
+# a tool whose binary already records the pinned module version is left alone.
+# Prints the directory holding the binaries on stdout, and nothing else there;
+# what it does goes to stderr.
 #
-#   .ci/tools.sh staticcheck [...]
+# Environment:
+#   TOOLS_BIN   where the binaries go (default /var/cache/portenv-tools/bin)
 set -euo pipefail
 export PATH=$PATH:/usr/local/go/bin
-bin=/var/cache/portenv-tools/bin
+
+bin=${TOOLS_BIN:-/var/cache/portenv-tools/bin}
 mkdir -p "$bin"
 
-install() { # name module version
-  local stamp="$bin/.$1.version"
-  if [ -x "$bin/$1" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$3" ]; then return; fi
-  echo "== installing $1 $3"
-  GOBIN="$bin" go install "$2@$3"
-  echo "$3" > "$stamp"
-}
+# name  module path (what `go version -m` reports)  package to install  version
+tools=(
+  "goreleaser github.com/goreleaser/goreleaser/v2 github.com/goreleaser/goreleaser/v2 v2.15.1"
+  "cyclonedx-gomod github.com/CycloneDX/cyclonedx-gomod github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod v1.10.0"
+  "staticcheck honnef.co/go/tools honnef.co/go/tools/cmd/staticcheck v0.8.2"
+)
 
-for tool in "$@"; do
-  case "$tool" in
-    staticcheck) install staticcheck honnef.co/go/tools/cmd/staticcheck v0.8.2 ;;
-    *) echo "tools.sh: unknown tool $tool" >&2; exit 2 ;;
-  esac
+# Two runs at once would build the same tool twice; the second waits.
+exec 9>"${TMPDIR:-/tmp}/portenv-tools.lock"
+flock 9
+
+for entry in "${tools[@]}"; do
+  read -r name mod pkg version <<<"$entry"
+  have=$(go version -m "$bin/$name" 2>/dev/null | awk -v m="$mod" '$1 == "mod" && $2 == m { print $3 }' || true)
+  if [ "$have" = "$version" ]; then
+    echo "tools: $name $version present" >&2
+    continue
+  fi
+  echo "tools: installing $name $version${have:+ (found $have)}" >&2
+  start=$(date +%s)
+  # GOFLAGS from the caller (e.g. -mod=vendor) must not apply to the tools' modules.
+  GOBIN=$bin GOFLAGS= CGO_ENABLED=0 go install "$pkg@$version" >&2
+  echo "tools: $name $version installed in $(($(date +%s) - start))s" >&2
 done
+echo "$bin"

@@ -28,7 +28,7 @@ func dockerShim(args []string, env environ, stdout, stderr io.Writer) int {
 		if len(args) > 0 {
 			what += " " + args[0]
 		}
-		fmt.Fprintf(stderr, "docker: %q is not available: this docker is portenv %s, which provides only %s; other commands need the Docker CLI\n", what, versionString(), dockerUsage)
+		fmt.Fprintf(stderr, "docker: %q is not available: this docker is portenv %s, which provides only %s; other commands need the Docker CLI\n", what, releaseVersion(), dockerUsage)
 		return exitFailure
 	}
 	var pos []string
@@ -39,7 +39,7 @@ func dockerShim(args []string, env environ, stdout, stderr io.Writer) int {
 		}
 		switch {
 		case a == "-h" || a == "--help":
-			fmt.Fprintf(stdout, "\nUsage:  %s\n\nList port mappings or a specific mapping for the container\n(this docker is portenv %s, which provides only docker port)\n", dockerUsage, versionString())
+			fmt.Fprintf(stdout, "\nUsage:  %s\n\nList port mappings or a specific mapping for the container\n(this docker is portenv %s, which provides only docker port)\n", dockerUsage, releaseVersion())
 			return exitOK
 		case len(a) > 1 && a[0] == '-':
 			fmt.Fprintf(stderr, "docker: unknown flag: %s; usage: %s\n", a, dockerUsage)
