@@ -3,6 +3,7 @@ package discover
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
@@ -47,9 +48,29 @@ type portBinding struct {
 // error mapping stays the one that explains failures. A version pinned by
 // DOCKER_API_VERSION goes through the client too, as it may be refused.
 func (e *Engine) inspectFast(ctx context.Context, ref string) (r inspectResponse, status int) {
-	u, err := client.ParseHostURL(e.Endpoint)
-	if err != nil || e.Pinned || ref == "" || strings.ContainsAny(ref, "/?#") {
+	if e.Pinned || ref == "" || strings.ContainsAny(ref, "/?#") {
 		return r, 0
+	}
+	resp, err := e.get(ctx, "/containers/"+ref+"/json")
+	if err != nil {
+		return r, 0
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK && (json.NewDecoder(resp.Body).Decode(&r) != nil || r.ID == "") {
+		return inspectResponse{}, 0
+	}
+	return r, resp.StatusCode
+}
+
+// errNoDirectRequest says that get does not speak the endpoint's scheme.
+var errNoDirectRequest = errors.New("the address's scheme is not unix, npipe or tcp")
+
+// get sends GET path, under the negotiated version, through the client's
+// own HTTP client and address.
+func (e *Engine) get(ctx context.Context, path string) (*http.Response, error) {
+	u, err := client.ParseHostURL(e.Endpoint)
+	if err != nil {
+		return nil, errNoDirectRequest
 	}
 	scheme, host := "http", u.Host
 	switch u.Scheme {
@@ -62,20 +83,12 @@ func (e *Engine) inspectFast(ctx context.Context, ref string) (r inspectResponse
 			scheme = "https"
 		}
 	default:
-		return r, 0
+		return nil, errNoDirectRequest
 	}
-	target := &url.URL{Scheme: scheme, Host: host, Path: u.Path + "/v" + e.APIVersion + "/containers/" + ref + "/json"}
+	target := &url.URL{Scheme: scheme, Host: host, Path: u.Path + "/v" + e.APIVersion + path}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
 	if err != nil {
-		return r, 0
+		return nil, err
 	}
-	resp, err := e.cli.HTTPClient().Do(req)
-	if err != nil {
-		return r, 0
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK && (json.NewDecoder(resp.Body).Decode(&r) != nil || r.ID == "") {
-		return inspectResponse{}, 0
-	}
-	return r, resp.StatusCode
+	return e.cli.HTTPClient().Do(req)
 }
