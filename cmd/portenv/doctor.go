@@ -48,6 +48,11 @@ func doctor(args, environ []string, stdout, stderr io.Writer) int {
 		how = "fixed by DOCKER_API_VERSION"
 	}
 	fmt.Fprintf(stdout, "  answers; API version %s, %s (the engine offers up to %s)\n", engine.APIVersion, how, engine.EngineAPI)
+	// One request a normal run does not send; a proxy that refuses it
+	// changes nothing else, so its refusal is not reported.
+	if rootless, err := engine.Rootless(ctx); err == nil && rootless {
+		fmt.Fprintln(stdout, "  runs rootless (GET /info): its port forwarder publishes the ports on the host, so the HOST_ values are the host's; this container's own addresses and {{gateway}} are in the engine's private network, from which the host's 127.0.0.1 is not reached")
+	}
 
 	c, tried, err := engine.Self(ctx, discover.SelfOptions{Container: cfg.Container})
 	fmt.Fprintln(stdout, "Finding this container (+ found, - did not):")
