@@ -162,8 +162,11 @@ func TestEngineRootlessDocker(t *testing.T) {
 	enginetest.Require(t)
 	u := requireRootless(t)
 	script := dockerdRootlessScript(t)
-	// On the main engine, before the test turns to the user's.
-	image := enginetest.BuildImage(t)
+	// Made on the main engine, before the test turns to the user's, under
+	// a tag of this test's own: another test process may import the shared
+	// tag (enginetest.Image) with its own binary at any moment.
+	image := uniqueName("portenv-test:rootless")
+	enginetest.ImportImage(t, image, nil)
 	sock := filepath.Join(u.runtimeDir, "docker.sock")
 	host := "unix://" + sock
 	if pingSocket(sock) != nil {
@@ -176,7 +179,7 @@ func TestEngineRootlessDocker(t *testing.T) {
 	enginetest.UseEngineAt(t, sock)
 
 	name := enginetest.Name(t, "rootless")
-	enginetest.Start(t, name, []string{"-v", sock + ":/var/run/docker.sock:ro", "-p", "9092", "-p", "127.0.0.1::53/udp"},
+	enginetest.Docker(t, "run", "-d", "--name", name, "-v", sock+":/var/run/docker.sock:ro", "-p", "9092", "-p", "127.0.0.1::53/udp", image,
 		"portenv", "-v", "--port", "KAFKA_ADVERTISED_PORT=9092", "--", "sh", "-c", "env"+andWait)
 	out, errOut := enginetest.Output(t, name)
 	_, p9092 := dockerPort(t, name, "9092/tcp")
