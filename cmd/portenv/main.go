@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -41,6 +42,10 @@ func run(args []string, env environ, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "version":
+			if len(args) > 1 {
+				fmt.Fprintf(stderr, "portenv: version takes no arguments (it was given %q)\n", strings.Join(args[1:], " "))
+				return exitUsage
+			}
 			fmt.Fprintln(stdout, "portenv", versionString())
 			return exitOK
 		case "help":
