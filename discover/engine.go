@@ -89,9 +89,15 @@ func Connect(ctx context.Context) (*Engine, error) {
 		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
 			return true, e.permissionError()
 		}
-		if cerrdefs.IsPermissionDenied(err) {
+		switch {
+		case cerrdefs.IsPermissionDenied(err):
 			// A socket proxy that refuses /_ping will not change its mind.
 			return true, e.apiError("HEAD /_ping", err)
+		case cerrdefs.IsNotFound(err), cerrdefs.IsInvalidArgument(err), cerrdefs.IsNotImplemented(err), cerrdefs.IsUnauthorized(err):
+			// Something answers, and it is not an engine: an engine
+			// always answers /_ping. Server errors are waited out, as a
+			// proxy gives them while the engine behind it restarts.
+			return true, fmt.Errorf("%s answered GET /_ping with %s, which no Docker engine does; check that DOCKER_HOST is the engine's address (or a socket proxy's that allows /_ping)", e.Endpoint, answerSummary(err))
 		}
 		return false, nil
 	})
@@ -458,7 +464,7 @@ func (e *Engine) checkSocket() error {
 func (e *Engine) timeoutError(what string, last error) error {
 	msg := fmt.Sprintf("the engine at %s did not %s within %s (--timeout)", e.Endpoint, what, e.wait)
 	if last != nil && !errors.Is(last, context.DeadlineExceeded) && !errors.Is(last, context.Canceled) {
-		msg += " (last error: " + oneLine(last) + ")"
+		msg += " (last error: " + truncate(oneLine(last), 200) + ")"
 	}
 	return errors.New(msg + "; check that the engine runs and that this is its address, or raise --timeout")
 }
@@ -491,6 +497,35 @@ func (e *Engine) apiError(req string, err error) error {
 		return fmt.Errorf("the engine at %s forbade %s (403: %s); a socket proxy in front of the engine must allow HEAD and GET on /_ping and /containers/{id}/json, and /info when a template uses .Host.Name", e.Endpoint, req, msg)
 	}
 	return fmt.Errorf("%s at %s failed: %s", req, e.Endpoint, msg)
+}
+
+// answerSummary says in a few words what an answer that is not an engine's
+// held: its status, and the start of its text, or that it was a web page.
+func answerSummary(err error) string {
+	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
+	kind := "an error"
+	switch {
+	case cerrdefs.IsNotFound(err):
+		kind = "404 Not Found"
+	case cerrdefs.IsInvalidArgument(err):
+		kind = "400 Bad Request"
+	case cerrdefs.IsUnauthorized(err):
+		kind = "401 Unauthorized"
+	case cerrdefs.IsNotImplemented(err):
+		kind = "501 Not Implemented"
+	}
+	if strings.HasPrefix(msg, "<") || strings.Contains(msg, "invalid character '<'") {
+		return kind + " and a web page"
+	}
+	return kind + " (" + truncate(msg, 80) + ")"
+}
+
+// truncate keeps the first n bytes of s, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func oneLine(err error) string {

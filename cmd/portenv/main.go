@@ -85,9 +85,16 @@ func run(args []string, env environ, stdout, stderr io.Writer) int {
 			log.Errorf("%v", err)
 			return exitFailure
 		}
-		log.Warnf("%v; going on without the variables (--optional)", err)
-		if s, err = withoutDiscovery(cfg, env, log); err != nil {
-			log.Errorf("%v", err)
+		var kept []string
+		var err2 error
+		s, kept, err2 = withoutDiscovery(cfg, env, log)
+		left := ""
+		if len(kept) > 0 {
+			left = ", leaving " + strings.Join(kept, ", ") + " as it was"
+		}
+		log.Warnf("%v; going on without the variables (--optional)%s", err, left)
+		if err2 != nil {
+			log.Errorf("%v", err2)
 			return exitFailure
 		}
 	}
