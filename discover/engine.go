@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -63,6 +64,9 @@ func Connect(ctx context.Context) (*Engine, error) {
 	}
 	cli, err := client.NewClientWithOpts(client.FromEnv, keep)
 	if err != nil {
+		if certs := os.Getenv(client.EnvOverrideCertPath); certs != "" {
+			return nil, fmt.Errorf("DOCKER_CERT_PATH=%q: the TLS files there cannot be used (%s); they must be the engine's ca.pem and the client's cert.pem and key.pem, in PEM", certs, unwrapAll(err))
+		}
 		return nil, fmt.Errorf("cannot use the engine address: %v; DOCKER_HOST must look like unix:///var/run/docker.sock or tcp://host:2376", err)
 	}
 	e := &Engine{cli: cli, direct: direct, Endpoint: cli.DaemonHost(), Pinned: os.Getenv(client.EnvOverrideAPIVersion) != ""}
@@ -174,6 +178,21 @@ func checkEnv() error {
 			return fmt.Errorf("DOCKER_HOST=%q: portenv does not speak ssh:// (the docker CLI runs an ssh command for it); point DOCKER_HOST at unix:///path/to/docker.sock or tcp://host:2376, for example a socket forwarded with ssh -L", h)
 		case scheme != "unix" && scheme != "tcp":
 			return fmt.Errorf("DOCKER_HOST=%q: portenv cannot reach an engine over %s://; write it as unix:///var/run/docker.sock or tcp://host:2376", h, scheme)
+		}
+	}
+	certs := os.Getenv(client.EnvOverrideCertPath)
+	if os.Getenv(client.EnvTLSVerify) != "" && certs == "" {
+		return errors.New("DOCKER_TLS_VERIFY is set but DOCKER_CERT_PATH is not, and portenv reads the certificates only from DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem); set it to their directory (the docker CLI's default is ~/.docker), or unset DOCKER_TLS_VERIFY")
+	}
+	if certs != "" {
+		var missing []string
+		for _, f := range []string{"ca.pem", "cert.pem", "key.pem"} {
+			if _, err := os.Stat(filepath.Join(certs, f)); err != nil {
+				missing = append(missing, f)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("DOCKER_CERT_PATH=%q does not hold %s; it must be the directory of the engine's TLS files ca.pem, cert.pem and key.pem", certs, strings.Join(missing, ", "))
 		}
 	}
 	if v := os.Getenv(client.EnvOverrideAPIVersion); v != "" && !apiVersion(strings.TrimPrefix(v, "v")) {
@@ -518,6 +537,14 @@ func answerSummary(err error) string {
 		return kind + " and a web page"
 	}
 	return kind + " (" + truncate(msg, 80) + ")"
+}
+
+// unwrapAll is the innermost error's text.
+func unwrapAll(err error) string {
+	for errors.Unwrap(err) != nil {
+		err = errors.Unwrap(err)
+	}
+	return oneLine(err)
 }
 
 // truncate keeps the first n bytes of s, marking the cut.
