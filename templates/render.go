@@ -143,11 +143,12 @@ func Check(name, text string, d Delims) error {
 	return err
 }
 
-// Value renders the template text of --set NAME=TEXT.
-func (r *Renderer) Value(name, text string) (string, error) {
+// Value renders the template text of a --set NAME=TEXT rule; source names
+// the rule in messages ("--set NAME", "PORTENV_SET_NAME").
+func (r *Renderer) Value(source, name, text string) (string, error) {
 	var b strings.Builder
 	if err := r.render(&b, name, text, r.opt.Delims, nil); err != nil {
-		return "", fmt.Errorf("--set %s: %v", name, err)
+		return "", fmt.Errorf("%s: %v", source, err)
 	}
 	return b.String(), nil
 }
