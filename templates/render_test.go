@@ -169,3 +169,23 @@ func TestCompose(t *testing.T) {
 		t.Errorf("no compose: %v, want %s", err, want)
 	}
 }
+
+// index fails on a network the container is not on, rather than giving an
+// empty address.
+func TestIndex(t *testing.T) {
+	c := testContainer()
+	c.Networks = map[string]discover.Network{"kafka_default": {IP: "172.20.0.3"}, "bridge": {IP: "172.17.0.2"}}
+	r := NewRenderer(c, Options{})
+	if v, err := r.Value("--set X", "X", `{{(index .Networks "kafka_default").IP}} {{(index .Ports 2).HostPort}}`); err != nil || v != "172.20.0.3 32770" {
+		t.Errorf("got %q, %v", v, err)
+	}
+	for text, want := range map[string]string{
+		`{{(index .Networks "kafka_defualt").IP}}`: `--set X: index: no "kafka_defualt" here; there are: bridge, kafka_default`,
+		`{{index .Ports 7}}`:                       `--set X: index: 7 is not a position in a list of 3`,
+		`{{index .Container.Name 0}}`:              `--set X: index: cannot index a string`,
+	} {
+		if _, err := r.Value("--set X", "X", text); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %s", text, err, want)
+		}
+	}
+}
