@@ -220,11 +220,8 @@ func (e *Engine) Close() error { return e.cli.Close() }
 // Info asks the engine for the host's name and, in a Swarm, this node's
 // address. portenv asks only when a template uses them.
 func (e *Engine) Info(ctx context.Context) (name, nodeAddr string, err error) {
-	info, err := e.cli.Info(ctx)
-	if err != nil {
-		return "", "", e.apiError("GET /info", err)
-	}
-	return info.Name, info.Swarm.NodeAddr, nil
+	h, err := e.HostInfo(ctx)
+	return h.Name, h.SwarmNodeAddr, err
 }
 
 // NotFoundError says that the engine knows no container by that reference.
@@ -392,6 +389,9 @@ func (e *Engine) apiError(req string, err error) error {
 	}
 	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
 	if errdefs.IsForbidden(err) {
+		if req == "GET /events" || req == "GET /containers/json" {
+			return fmt.Errorf("the engine at %s forbade %s (403: %s); a socket proxy in front of the engine must allow portenv agent HEAD and GET on /_ping, /info, /events, /containers/json and /containers/{id}/json", e.Endpoint, req, msg)
+		}
 		return fmt.Errorf("the engine at %s forbade %s (403: %s); a socket proxy in front of the engine must allow HEAD and GET on /_ping and /containers/{id}/json, and /info when a template uses .Host.Name", e.Endpoint, req, msg)
 	}
 	return fmt.Errorf("%s at %s failed: %s", req, e.Endpoint, msg)
