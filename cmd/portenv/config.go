@@ -205,12 +205,19 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 // an absent one does.
 func readSettings(env environ) (settings, error) {
 	var s settings
+	err := readPrefixed(env, &s)
+	return s, err
+}
+
+// readPrefixed fills into, a struct of settings, from the PORTENV_
+// variables, as readSettings says.
+func readPrefixed(env environ, into any) error {
 	for _, kv := range env {
 		if k, v, _ := strings.Cut(kv, "="); v == "" && strings.HasPrefix(k, "PORTENV_") {
 			os.Unsetenv(k)
 		}
 	}
-	err := envconfig.Process("portenv", &s)
+	err := envconfig.Process("portenv", into)
 	var pe *envconfig.ParseError
 	if errors.As(err, &pe) {
 		accepted := "see portenv --help"
@@ -220,12 +227,12 @@ func readSettings(env environ) (settings, error) {
 		case "time.Duration":
 			accepted = "write a duration such as 10s, 500ms or 2m"
 		}
-		return s, usagef("%s=%q: %s", pe.KeyName, pe.Value, accepted)
+		return usagef("%s=%q: %s", pe.KeyName, pe.Value, accepted)
 	}
 	if err != nil {
-		return s, usagef("%v", err)
+		return usagef("%v", err)
 	}
-	return s, nil
+	return nil
 }
 
 // outputs decides what a run writes: each --template SRC:DEST to its file,

@@ -42,6 +42,8 @@ func run(args []string, env environ, stdout, stderr io.Writer) int {
 			args = []string{"--help"}
 		case "doctor":
 			return doctor(args[1:], env, stdout, stderr)
+		case "agent":
+			return runAgent(args[1:], env, stdout, stderr)
 		}
 	}
 	cfg, err := parseConfig(args, env, stdout)
