@@ -30,7 +30,7 @@ func runAgent(args []string, env environ, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("portenv agent", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&s.AgentDir, "dir", s.AgentDir, "write the records to `DIR`, one DIR/<container id>.json per container (PORTENV_AGENT_DIR)")
-	fs.DurationVar(&s.Timeout, "timeout", s.Timeout, "how long to wait for the engine at start; later the agent reconnects for as long as it runs (PORTENV_TIMEOUT)")
+	fs.DurationVar(&s.Timeout, "timeout", s.Timeout, "how long to wait for the engine at start (a `DURATION` such as 10s); later the agent reconnects for as long as it runs (PORTENV_TIMEOUT)")
 	fs.BoolVar(&quiet, "q", false, "log errors only (PORTENV_LOG_LEVEL=error)")
 	fs.BoolVar(&verbose, "v", false, "log every record written (PORTENV_LOG_LEVEL=debug)")
 	err := fs.Parse(args)
