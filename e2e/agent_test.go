@@ -364,13 +364,14 @@ func TestAgentComposeSocketless(t *testing.T) {
 	}
 	image := enginetest.BuildImage(t)
 	project := fmt.Sprintf("portenv-e2e-sl-%d", time.Now().UnixNano()%1e9)
+	agentImage := portenvImage(t, project)
 	root := enginetest.RepoRoot()
 	compose := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command("docker-compose", append([]string{"-p", project,
 			"-f", filepath.Join(root, "examples", "kafka", "docker-compose.socketless.yml"),
 			"-f", filepath.Join(root, "e2e", "testdata", "socketless-override.yml")}, args...)...)
-		cmd.Env = append(os.Environ(), "PORTENV_TEST_IMAGE="+image)
+		cmd.Env = append(os.Environ(), "PORTENV_TEST_IMAGE="+image, "PORTENV_AGENT_IMAGE="+agentImage)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("docker-compose %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -381,7 +382,7 @@ func TestAgentComposeSocketless(t *testing.T) {
 		cmd := exec.Command("docker-compose", "-p", project,
 			"-f", filepath.Join(root, "examples", "kafka", "docker-compose.socketless.yml"),
 			"-f", filepath.Join(root, "e2e", "testdata", "socketless-override.yml"), "down", "-v", "--remove-orphans")
-		cmd.Env = append(os.Environ(), "PORTENV_TEST_IMAGE="+image)
+		cmd.Env = append(os.Environ(), "PORTENV_TEST_IMAGE="+image, "PORTENV_AGENT_IMAGE="+agentImage)
 		cmd.Run()
 	})
 	compose("up", "-d", "--no-build", "--no-deps", "--scale", "kafka=3", "portenv-agent", "kafka")
@@ -392,7 +393,7 @@ func TestAgentComposeSocketless(t *testing.T) {
 	for _, id := range ids {
 		name := strings.TrimPrefix(enginetest.Docker(t, "inspect", "-f", "{{.Name}}", id), "/")
 		mounts := enginetest.Docker(t, "inspect", "-f", `{{range .Mounts}}{{.Destination}}:{{.RW}} {{end}}`, id)
-		if mounts != "/portenv:false" {
+		if mounts != "/var/lib/portenv:false" {
 			t.Errorf("%s mounts %q, want the agent's volume read-only and nothing else", name, mounts)
 		}
 		out, errOut := enginetest.Output(t, name)
@@ -413,4 +414,25 @@ func TestAgentComposeSocketless(t *testing.T) {
 		}
 		t.Logf("%s (no socket): KAFKA_ADVERTISED_LISTENERS=%s", name, got["KAFKA_ADVERTISED_LISTENERS"])
 	}
+}
+
+// portenvImage builds an image as the Dockerfile builds portenv's, the
+// static binary at /portenv as the entrypoint, from the test binary.
+func portenvImage(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin, err := os.ReadFile(enginetest.Binary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "portenv"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY portenv /portenv\nENTRYPOINT [\"/portenv\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := name + "-portenv:latest"
+	enginetest.Docker(t, "build", "-q", "-t", tag, dir)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	return tag
 }
