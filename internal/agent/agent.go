@@ -60,6 +60,7 @@ func Run(ctx context.Context, opt Options) error {
 	}
 	backoff := opt.MinBackoff
 	for {
+		start := time.Now()
 		synced, err := a.session(ctx)
 		if ctx.Err() != nil {
 			return nil
@@ -67,7 +68,10 @@ func Run(ctx context.Context, opt Options) error {
 		if !a.connected {
 			return err
 		}
-		if synced {
+		// A connection that served a while is followed at once; one that
+		// fails as soon as it is made (a proxy refusing GET /events) is
+		// not tried again and again in a tight loop.
+		if synced && time.Since(start) > stableSession {
 			backoff = opt.MinBackoff
 		}
 		a.log.Warnf("%v; reconnecting in %s", err, backoff)
@@ -134,7 +138,7 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 	e.Warnf = a.log.Warnf
 	a.connected, a.endpoint = true, e.Endpoint
 	a.log.Debugf("connected to the engine at %s, API %s", e.Endpoint, e.APIVersion)
-	since := a.askHost(ctx, e)
+	since := a.askHost(ctx, e, a.log.Warnf)
 	// Events are asked for from before the listing, in the engine's
 	// clock, so that none between the two is missed; one seen twice is
 	// only recorded twice.
@@ -165,7 +169,7 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 		case err := <-failed:
 			return true, err
 		case <-askAgain:
-			if a.askHost(ctx, e); a.host.Name != "" {
+			if a.askHost(ctx, e, a.log.Debugf); a.host.Name != "" {
 				askAgain = nil
 				a.log.Infof("the engine told its host's name, %s; writing every record again", a.host.Name)
 				if _, err := a.sync(ctx, e, failed); err != nil {
@@ -176,14 +180,18 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 	}
 }
 
+// stableSession is how long a connection must have served for the next
+// one to be tried without backoff.
+const stableSession = 10 * time.Second
+
 // hostRetry is how often GET /info is asked again after it failed.
 var hostRetry = 30 * time.Second
 
 // askHost asks the engine for its host's name, Swarm role and clock (GET
-// /info), within a few seconds: an engine busy with its Swarm may be slow
-// to answer it, and the records should not wait. It returns the engine's
-// time, or this process's where the engine did not tell.
-func (a *agent) askHost(ctx context.Context, e *discover.Engine) time.Time {
+// /info), within a few seconds: the records should not wait for it. A
+// failure is told to logf. It returns the engine's time, or this
+// process's where the engine did not tell.
+func (a *agent) askHost(ctx context.Context, e *discover.Engine, logf func(string, ...any)) time.Time {
 	ictx, cancel := context.WithTimeout(ctx, a.opt.InspectWait)
 	defer cancel()
 	hi, err := e.HostInfo(ictx)
@@ -192,7 +200,7 @@ func (a *agent) askHost(ctx context.Context, e *discover.Engine) time.Time {
 			err = fmt.Errorf("the engine at %s did not answer GET /info within %s", e.Endpoint, a.opt.InspectWait)
 		}
 		a.host, a.manager = discover.RecordHost{Error: err.Error()}, false
-		a.log.Warnf("%v; the records hold no engine host name (so .Host.Name fails with --from) until it answers", err)
+		logf("%v; the records hold no engine host name (so .Host.Name fails with --from) until it answers", err)
 		return time.Now()
 	}
 	a.host, a.manager = discover.RecordHost{Name: hi.Name, SwarmNodeAddr: hi.SwarmNodeAddr}, hi.SwarmManager

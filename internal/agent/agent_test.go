@@ -364,3 +364,28 @@ func TestAgentAsksHostAgain(t *testing.T) {
 		t.Errorf("log:\n%s", log)
 	}
 }
+
+// An engine that refuses GET /events at once is asked again with growing
+// waits, not in a tight loop.
+func TestAgentBacksOff(t *testing.T) {
+	e := newEngine(t)
+	e.Events = nil // GET /events answers 404
+	e.run('a', running('a', "app", "32769"))
+	dir := t.TempDir()
+	log := startAgent(t, dir)
+	time.Sleep(1200 * time.Millisecond)
+	n := 0
+	for _, r := range e.Requests() {
+		if r == "GET /events" {
+			n++
+		}
+	}
+	// At 0, 0.1, 0.3 and 0.7 s: four tries in 1.2 s; six or more without
+	// the growing waits.
+	if n < 2 || n > 5 {
+		t.Errorf("%d GET /events in 1.2s, want 4 with waits of 100, 200, 400 ms; the agent said:\n%s", n, log)
+	}
+	if !log.has("GET /events at unix://") || !log.has("; reconnecting in 400ms") {
+		t.Errorf("the agent said:\n%s", log)
+	}
+}
