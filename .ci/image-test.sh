@@ -6,6 +6,7 @@
 #   IMAGE         tag to build (default portenv:ci); removed at the end
 #   KEEP_IMAGE=1  keep that tag
 #   VERSION       version to stamp (default from git describe, else 0.0.0-ci)
+#   BUILD_DATE    date to stamp (default the commit's, UTC, as the release stamps it)
 #   BUSYBOX       static busybox, mounted to keep a container alive (default /usr/bin/busybox)
 set -euo pipefail
 
@@ -14,6 +15,7 @@ image=${IMAGE:-portenv:ci}
 version=${VERSION:-$(git -C "$repo" describe --tags --always --dirty 2>/dev/null || echo 0.0.0-ci)}
 # --verify: in a repository without commits plain rev-parse prints "HEAD".
 revision=$(git -C "$repo" rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
+build_date=${BUILD_DATE-$(TZ=UTC git -C "$repo" log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd 2>/dev/null || true)}
 busybox=${BUSYBOX:-/usr/bin/busybox}
 sock=/var/run/docker.sock
 publish=(-p 9092 -p 127.0.0.1::53/udp)
@@ -26,6 +28,7 @@ export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-0}
 tmp=$(mktemp -d)
 containers=()
 image_id=
+stage_id=
 
 log() { echo "image-test: $*"; }
 fail() {
@@ -40,6 +43,11 @@ cleanup() {
     [ "$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null)" = "$image_id" ]; then
     docker rmi "$image" >/dev/null 2>&1 || true
   fi
+  # The classic builder keeps the build stage's last image, untagged; remove
+  # it and its untagged parents, unless something else has come to use them.
+  if [ -n "$stage_id" ] && [ "$(docker image inspect -f '{{len .RepoTags}}' "$stage_id" 2>/dev/null)" = 0 ]; then
+    docker rmi "$stage_id" >/dev/null 2>&1 || true
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -49,14 +57,17 @@ docker info >/dev/null 2>&1 || fail "the Docker engine does not answer (docker i
 
 "$repo/.ci/go-image.sh"
 
-log "building $image (VERSION=$version REVISION=$revision)"
+log "building $image (VERSION=$version REVISION=$revision BUILD_DATE=$build_date)"
 start=$(date +%s)
 if ! docker build --force-rm \
-  --build-arg VERSION="$version" --build-arg REVISION="$revision" \
+  --build-arg VERSION="$version" --build-arg REVISION="$revision" --build-arg BUILD_DATE="$build_date" \
   -t "$image" "$repo" >"$tmp/build.log" 2>&1; then
+  stage_id=$(awk '/^ ---> [0-9a-f]+$/ { id = $2 } /^Step [0-9]+\/[0-9]+ : FROM scratch/ { print id; exit }' "$tmp/build.log")
   tail -n 40 "$tmp/build.log" >&2
   fail "docker build failed"
 fi
+# The last image the build stage made: the line " ---> <id>" before FROM scratch.
+stage_id=$(awk '/^ ---> [0-9a-f]+$/ { id = $2 } /^Step [0-9]+\/[0-9]+ : FROM scratch/ { print id; exit }' "$tmp/build.log")
 build_seconds=$(($(date +%s) - start))
 image_id=$(docker image inspect -f '{{.Id}}' "$image")
 log "built $image_id in ${build_seconds}s"
@@ -66,16 +77,18 @@ label() { docker image inspect -f "{{index .Config.Labels \"org.opencontainers.i
 [ "$(label version)" = "$version" ] || fail "label org.opencontainers.image.version is '$(label version)', want '$version'"
 [ "$(label revision)" = "$revision" ] || fail "label org.opencontainers.image.revision is '$(label revision)', want '$revision'"
 [ "$(label title)" = portenv ] || fail "label org.opencontainers.image.title is '$(label title)', want 'portenv'"
+[ "$(label source)" = https://github.com/portenv/portenv ] ||
+  fail "label org.opencontainers.image.source is '$(label source)', want 'https://github.com/portenv/portenv'"
+[ "$(label licenses)" = Apache-2.0 ] || fail "label org.opencontainers.image.licenses is '$(label licenses)', want 'Apache-2.0'"
 entrypoint=$(docker image inspect -f '{{json .Config.Entrypoint}}' "$image")
 [ "$entrypoint" = '["/portenv"]' ] || fail "entrypoint is $entrypoint, want [\"/portenv\"]"
 layers=$(docker image inspect -f '{{len .RootFS.Layers}}' "$image")
 [ "$layers" = 1 ] || fail "image has $layers layers, want 1 (the binary on scratch)"
 
 out=$(timeout 60 docker run --rm "$image" version 2>&1) || fail "'portenv version' failed: $out"
-case "$out" in
-  *"$version"*) ;;
-  *) fail "'portenv version' prints '$out', which lacks '$version' (-X main.version)" ;;
-esac
+want_version="portenv $version (commit $revision, built ${build_date:-unknown})"
+[ "$out" = "$want_version" ] || fail "'portenv version' prints '$out', want '$want_version' (-X main.version, main.commit, main.date)"
+log "$out"
 
 # --- printed variables versus the engine's bindings ---------------------------
 # The engine forgets a container's bindings when it exits, so the comparison

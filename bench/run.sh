@@ -9,10 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 
-# The pipeline runs the distribution's docker CLI, as an image that installs
-# the docker package does; -docker overrides it.
-cli=()
-[ -x /usr/bin/docker ] && cli=(-docker /usr/bin/docker)
-go run ./bench/cmd/portenv-bench -n "${PORTENV_BENCH_ROUNDS:-60}" "${cli[@]}" "$@"
+# The pipelines run the distribution's docker CLI (the one matching its
+# engine, as an image that installs the docker package has) and the current
+# docker-ce CLI, where each is installed; -pipeline-cli overrides them, and
+# -baseline REV adds portenv as built from another revision.
+go run ./bench/cmd/portenv-bench -n "${PORTENV_BENCH_ROUNDS:-60}" "$@"
 echo
 go test -run '^$' -bench . -benchtime=200x ./discover ./templates

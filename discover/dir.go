@@ -111,7 +111,7 @@ func (d *dirFinder) find() (*Record, error) {
 	}
 	ids, source := d.candidates()
 	if len(ids) == 0 {
-		return nil, &NotIdentifiedError{Tried: d.tried, Dir: dir}
+		return nil, &notIdentifiedError{Tried: d.tried, Dir: dir}
 	}
 	var rec *Record
 	var last lookState
@@ -136,7 +136,7 @@ func (d *dirFinder) find() (*Record, error) {
 func (d *dirFinder) candidates() (ids []string, source string) {
 	for _, s := range idSources {
 		id, err := readID(d.opt.Root, s.file, s.parse)
-		var amb *AmbiguousError
+		var amb *ambiguousError
 		switch {
 		case errors.As(err, &amb):
 			d.note(s.method, true, "ids %s from %s; the one whose record is of this start is this container", strings.Join(shortIDs(amb.IDs), ", "), s.file)

@@ -12,9 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 )
 
 // Engine is a connection to the Docker Engine API (or one that speaks it,
@@ -89,7 +89,7 @@ func Connect(ctx context.Context) (*Engine, error) {
 		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
 			return true, e.permissionError()
 		}
-		if errdefs.IsForbidden(err) {
+		if cerrdefs.IsPermissionDenied(err) {
 			// A socket proxy that refuses /_ping will not change its mind.
 			return true, e.apiError("HEAD /_ping", err)
 		}
@@ -246,8 +246,10 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 		case status == http.StatusNotFound:
 			return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
 		case status == http.StatusOK && err != nil:
-			return true, fmt.Errorf("the engine at %s answered %s with something that is not a container (%v); is DOCKER_HOST an engine, or a proxy that rewrites its answers?", e.Endpoint, req, err)
-		case status != http.StatusOK:
+			return true, e.unreadable(req, err)
+		case status != http.StatusOK && status != 0:
+			return true, e.apiError(req, err)
+		case status == 0:
 			raw, err = e.inspectByClient(ctx, ref)
 			if refusal := versionRefusal(err); refusal != "" && e.Pinned {
 				if uerr := e.unpin(refusal); uerr != nil {
@@ -255,8 +257,12 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 				}
 				raw, err = e.inspectByClient(ctx, ref)
 			}
+			var ue *unreadableError
+			if errors.As(err, &ue) {
+				return true, err
+			}
 			if err != nil {
-				if errdefs.IsNotFound(err) {
+				if cerrdefs.IsNotFound(err) {
 					return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
 				}
 				if client.IsErrConnectionFailed(err) || ctx.Err() != nil {
@@ -292,16 +298,71 @@ func (e *Engine) inspectDirect(ctx context.Context, ref string) (r inspectRespon
 	if e.Pinned || ref == "" || strings.ContainsAny(ref, "/?#%") {
 		return r, 0, nil
 	}
-	resp, err := e.do(ctx, http.MethodGet, "/v"+e.APIVersion+"/containers/"+ref+"/json")
+	status, err = e.getDirect(ctx, "/v"+e.APIVersion+"/containers/"+ref+"/json", &r)
+	if status == http.StatusOK && err == nil && r.ID == "" {
+		err = errors.New("it has no Id")
+	}
+	return r, status, err
+}
+
+// getDirect sends GET path on the direct connection and decodes a 200
+// answer into into. It returns the status, 0 when no answer came (the
+// caller then asks through the client, for its account of the failure);
+// the error of any other status is a *statusError with the engine's words.
+func (e *Engine) getDirect(ctx context.Context, path string, into any) (status int, err error) {
+	resp, err := e.do(ctx, http.MethodGet, path)
 	if err != nil {
-		return r, 0, nil
+		return 0, nil
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
-		err = decodeInspect(resp.Body, &r)
+		return http.StatusOK, decodeJSON(resp.Body, into)
 	}
-	return r, resp.StatusCode, err
+	return resp.StatusCode, answerError(resp)
 }
+
+// statusError is an engine's answer other than 200: its status and its
+// words.
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+func answerError(resp *http.Response) error {
+	var body struct{ Message string }
+	if decodeJSON(resp.Body, &body) != nil || body.Message == "" {
+		body.Message = http.StatusText(resp.StatusCode)
+	}
+	return &statusError{status: resp.StatusCode, msg: body.Message}
+}
+
+// httpStatus is the status of an answer the engine gave, direct or
+// through the client, or 0.
+func httpStatus(err error) int {
+	var se *statusError
+	switch {
+	case errors.As(err, &se):
+		return se.status
+	case cerrdefs.IsPermissionDenied(err):
+		return http.StatusForbidden
+	case cerrdefs.IsNotFound(err):
+		return http.StatusNotFound
+	case cerrdefs.IsUnavailable(err):
+		return http.StatusServiceUnavailable
+	}
+	return 0
+}
+
+// unreadable says that the answer to req could not be read, and why.
+func (e *Engine) unreadable(req string, why error) error {
+	return &unreadableError{fmt.Sprintf("the engine at %s answered %s with something portenv cannot read: %v; is DOCKER_HOST an engine, or a proxy that rewrites its answers?", e.Endpoint, req, why)}
+}
+
+type unreadableError struct{ msg string }
+
+func (e *unreadableError) Error() string { return e.msg }
 
 // inspectByClient asks through the client, for its mapping of failures to
 // errors (not found, refused version, connection failed).
@@ -309,7 +370,13 @@ func (e *Engine) inspectByClient(ctx context.Context, ref string) (inspectRespon
 	var r inspectResponse
 	_, raw, err := e.cli.ContainerInspectWithRaw(ctx, ref, false)
 	if err == nil {
-		err = decodeInspect(bytes.NewReader(raw), &r)
+		err = decodeJSON(bytes.NewReader(raw), &r)
+		if err == nil && r.ID == "" {
+			err = errors.New("it has no Id")
+		}
+		if err != nil {
+			err = e.unreadable("GET /containers/"+ref+"/json", err)
+		}
 	}
 	return r, err
 }
@@ -349,12 +416,25 @@ func (e *Engine) checkSocket() error {
 	if p == "" {
 		return nil
 	}
-	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
-		from := "DOCKER_HOST is not set, so portenv looked there"
-		if os.Getenv(client.EnvOverrideHost) != "" {
-			from = "DOCKER_HOST=" + os.Getenv(client.EnvOverrideHost)
-		}
+	from := "DOCKER_HOST is not set, so portenv looked there"
+	if h := os.Getenv(client.EnvOverrideHost); h != "" {
+		from = "DOCKER_HOST=" + h
+	}
+	st, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("no Docker socket at %s in this container (%s); mount it with -v /var/run/docker.sock:%s:ro, or set DOCKER_HOST to the engine's address", p, from, p)
+	case err != nil:
+		// Permission and the like: the connection says it better.
+		return nil
+	case st.IsDir():
+		return fmt.Errorf("%s is a directory, not the engine's socket (%s); Docker makes an empty directory when the host path given to -v does not exist: check the host side of -v (/var/run/docker.sock on most hosts) and start the container again", p, from)
+	case st.Mode()&os.ModeSocket == 0:
+		kind := "is not a socket"
+		if st.Mode().IsRegular() {
+			kind = "is a regular file, not a socket"
+		}
+		return fmt.Errorf("%s %s, so no engine answers there (%s); mount the engine's socket there with -v /var/run/docker.sock:%s:ro", p, kind, from, p)
 	}
 	return nil
 }
@@ -387,8 +467,11 @@ func (e *Engine) apiError(req string, err error) error {
 	if refusal := versionRefusal(err); refusal != "" {
 		return fmt.Errorf("the engine at %s refused API version %s for %s (%s); portenv needs an engine with API 1.24 (Docker 1.12) or newer", e.Endpoint, e.APIVersion, req, refusal)
 	}
+	if p := jsonProblem(err); p != "" {
+		return e.unreadable(req, errors.New(p))
+	}
 	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
-	if errdefs.IsForbidden(err) {
+	if httpStatus(err) == http.StatusForbidden {
 		if req == "GET /events" || req == "GET /containers/json" {
 			return fmt.Errorf("the engine at %s forbade %s (403: %s); a socket proxy in front of the engine must allow portenv agent HEAD and GET on /_ping, /info, /events, /containers/json and /containers/{id}/json", e.Endpoint, req, msg)
 		}

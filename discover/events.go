@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -26,9 +27,27 @@ type HostInfo struct {
 
 // HostInfo asks the engine about its host with one GET /info.
 func (e *Engine) HostInfo(ctx context.Context) (HostInfo, error) {
-	info, err := e.cli.Info(ctx)
-	if err != nil {
+	var info struct {
+		Name       string
+		SystemTime string
+		Swarm      struct {
+			NodeAddr         string
+			ControlAvailable bool
+		}
+	}
+	status, err := e.getDirect(ctx, "/v"+e.APIVersion+"/info", &info)
+	switch {
+	case status == http.StatusOK && err != nil:
+		return HostInfo{}, e.unreadable("GET /info", err)
+	case status != 0 && status != http.StatusOK:
 		return HostInfo{}, e.apiError("GET /info", err)
+	case status == 0:
+		full, err := e.cli.Info(ctx)
+		if err != nil {
+			return HostInfo{}, e.apiError("GET /info", err)
+		}
+		info.Name, info.SystemTime = full.Name, full.SystemTime
+		info.Swarm.NodeAddr, info.Swarm.ControlAvailable = full.Swarm.NodeAddr, full.Swarm.ControlAvailable
 	}
 	h := HostInfo{Name: info.Name, SwarmNodeAddr: info.Swarm.NodeAddr, SwarmManager: info.Swarm.ControlAvailable}
 	h.Time, _ = time.Parse(time.RFC3339Nano, info.SystemTime)

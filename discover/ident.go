@@ -19,12 +19,12 @@ var identityMounts = map[string]bool{
 
 // AmbiguousError says that one source named more than one container.
 // portenv never guesses between them.
-type AmbiguousError struct {
+type ambiguousError struct {
 	Source string
 	IDs    []string
 }
 
-func (e *AmbiguousError) Error() string {
+func (e *ambiguousError) Error() string {
 	return fmt.Sprintf("%s names %d different containers (%s); pass --container ID to say which one is this container",
 		e.Source, len(e.IDs), strings.Join(shortIDs(e.IDs), ", "))
 }
@@ -139,7 +139,7 @@ func one(source string, ids []string) (string, error) {
 	case 1:
 		return ids[0], nil
 	}
-	return "", &AmbiguousError{Source: source, IDs: ids}
+	return "", &ambiguousError{Source: source, IDs: ids}
 }
 
 func appendNew(ids []string, id string) []string {

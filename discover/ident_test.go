@@ -64,7 +64,7 @@ func TestAmbiguousIsAnError(t *testing.T) {
 		}
 		id, err := parse(f)
 		f.Close()
-		var amb *AmbiguousError
+		var amb *ambiguousError
 		if !errors.As(err, &amb) || id != "" {
 			t.Fatalf("%s: got %q, %v; want an AmbiguousError", file, id, err)
 		}

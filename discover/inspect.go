@@ -152,40 +152,39 @@ func (c *Container) networkNames() []string {
 	return out
 }
 
-// decodeInspect reads an inspect answer. Its error says, without Go's
-// words, why the answer is not a container.
-func decodeInspect(r io.Reader, into *inspectResponse) error {
-	if err := decodeJSON(r, into); err != nil {
-		return err
-	}
-	if into.ID == "" {
-		return errors.New("it has no Id")
-	}
-	return nil
-}
-
 // decodeJSON decodes one JSON value, at most maxAnswer bytes of it.
 func decodeJSON(r io.Reader, into any) error {
 	lr := &io.LimitedReader{R: r, N: maxAnswer + 1}
 	err := json.NewDecoder(lr).Decode(into)
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	var bp badPortError
 	switch {
 	case err == nil:
 		return nil
 	case lr.N <= 0:
 		return fmt.Errorf("it is larger than %d MiB", maxAnswer>>20)
-	case errors.As(err, &te):
-		return fmt.Errorf("its field %s holds a JSON %s where portenv expects a %s", te.Field, te.Value, jsonKind(te.Type.Kind()))
-	case errors.As(err, &bp):
-		return bp
-	case errors.As(err, &se):
-		return fmt.Errorf("it is not valid JSON (at byte %d)", se.Offset)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("it is empty or cut short")
 	}
+	if p := jsonProblem(err); p != "" {
+		return errors.New(p)
+	}
 	return errors.New("it is not valid JSON")
+}
+
+// jsonProblem says in words what a JSON decoding error found, or "" when
+// err is no such error.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	var bp badPortError
+	switch {
+	case errors.As(err, &bp):
+		return bp.Error()
+	case errors.As(err, &te):
+		return fmt.Sprintf("its field %s holds a JSON %s where portenv expects a %s", te.Field, te.Value, jsonKind(te.Type.Kind()))
+	case errors.As(err, &se):
+		return fmt.Sprintf("it is not valid JSON (at byte %d)", se.Offset)
+	}
+	return ""
 }
 
 // maxAnswer bounds what portenv reads of one answer: a container's

@@ -128,7 +128,7 @@ func (c *Container) Lookup(p Port) (chosen Binding, other *Binding, err error) {
 		if c.HostNetwork {
 			return Binding{Port: p, HostPort: p.Num}, nil, nil
 		}
-		return Binding{}, nil, &NotPublishedError{
+		return Binding{}, nil, &notPublishedError{
 			Port:      p,
 			Published: c.PublishedPorts(),
 			Exposed:   slices.Contains(c.Exposed, p),
@@ -147,14 +147,14 @@ func (c *Container) Lookup(p Port) (chosen Binding, other *Binding, err error) {
 
 // NotPublishedError says that a container port asked for has no host
 // binding, and why, as far as the engine tells.
-type NotPublishedError struct {
+type notPublishedError struct {
 	Port      Port
 	Published []Port // the ports that are published
 	Exposed   bool   // the port is exposed (EXPOSE, --expose) but not published
 	Container string
 }
 
-func (e *NotPublishedError) Error() string {
+func (e *notPublishedError) Error() string {
 	list := "; no port of this container is published"
 	if len(e.Published) > 0 {
 		list = "; published: " + joinPorts(e.Published)

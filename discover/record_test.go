@@ -36,7 +36,7 @@ func TestRecordFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	var resp inspectResponse
-	if err := decodeInspect(bytes.NewReader(data), &resp); err != nil {
+	if err := decodeJSON(bytes.NewReader(data), &resp); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := resp.container()

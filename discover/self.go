@@ -99,7 +99,7 @@ func (f *finder) find() (*Container, error) {
 	}
 	for _, s := range idSources {
 		id, err := f.readID(s.file, s.parse)
-		var amb *AmbiguousError
+		var amb *ambiguousError
 		switch {
 		case errors.As(err, &amb):
 			if c := f.sharerAmong(amb.IDs); c != nil {
@@ -144,19 +144,19 @@ func (f *finder) byHostname() (*Container, error) {
 	host, err := hostname()
 	if err != nil || host == "" {
 		f.note("hostname", false, "no hostname")
-		return nil, &NotIdentifiedError{Tried: f.tried}
+		return nil, &notIdentifiedError{Tried: f.tried}
 	}
 	c, err := f.e.Inspect(f.ctx, host)
 	var nf *NotFoundError
 	switch {
 	case errors.As(err, &nf):
 		f.note("hostname", false, "no container is named or has an id starting with %q", host)
-		return nil, &NotIdentifiedError{Tried: f.tried}
+		return nil, &notIdentifiedError{Tried: f.tried}
 	case err != nil:
 		return nil, f.fail("hostname", err)
 	case c.Hostname != host:
 		f.note("hostname", false, "container %s matches %q but its hostname is %q, so it is not this one", c.Name, host, c.Hostname)
-		return nil, &NotIdentifiedError{Tried: f.tried}
+		return nil, &notIdentifiedError{Tried: f.tried}
 	}
 	ip, local, err := f.sharedAddress(c)
 	if err != nil || ip == "" {
@@ -221,14 +221,14 @@ func (c *Container) addresses() []string {
 	return out
 }
 
-// NotIdentifiedError says that no method found this container.
-type NotIdentifiedError struct {
+// notIdentifiedError says that no method found this container.
+type notIdentifiedError struct {
 	Tried []Attempt
 	// Dir is the agent's directory when the search was FromDir's.
 	Dir string
 }
 
-func (e *NotIdentifiedError) Error() string {
+func (e *notIdentifiedError) Error() string {
 	parts := make([]string, len(e.Tried))
 	for i, a := range e.Tried {
 		parts[i] = a.Method + ": " + a.Result

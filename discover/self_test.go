@@ -101,7 +101,7 @@ func TestSelfNotIdentified(t *testing.T) {
 	fake(t, f)
 	e, ctx := connect(t)
 	_, _, err := e.Self(ctx, SelfOptions{Root: "testdata/docker-systemd-driver", Hostname: func() (string, error) { return "web", nil }})
-	var ni *NotIdentifiedError
+	var ni *notIdentifiedError
 	if !errors.As(err, &ni) {
 		t.Fatalf("got %v, want NotIdentifiedError", err)
 	}
@@ -198,5 +198,32 @@ func TestSelfPodmanPod(t *testing.T) {
 				t.Errorf("attempt %+v, want mountinfo: %s", tried[0], want)
 			}
 		})
+	}
+}
+
+// The hostname is a hint: a container whose hostname matches is taken only
+// when one of its addresses is this process's.
+func TestSelfHostnameNeedsConfirmation(t *testing.T) {
+	fake(t, &enginetest.Fake{Containers: map[string]any{
+		"web":  inspectJSON(idB, "web", "web", nil),
+		"bare": func() any { c := inspectJSON(idA, "bare", "bare", nil); delete(c, "NetworkSettings"); return c },
+	}})
+	e, ctx := connect(t)
+	for _, tc := range []struct {
+		host, local, want string
+	}{
+		{"web", "172.17.0.9", ""},
+		{"web", "172.17.0.3", `cannot tell which container this is: container 5e2a0c2b6f1d (web) has this hostname, "web", but another container may have been given it with --hostname, and nothing confirms that it is this one (none of its addresses (172.17.0.9) is an address of this process (172.17.0.3)); pass --container web if it is`},
+		{"bare", "172.17.0.3", `cannot tell which container this is: container 86788f7eddd0 (bare) has this hostname, "bare", but another container may have been given it with --hostname, and nothing confirms that it is this one (it has no network address of its own to compare with this process's); pass --container bare if it is`},
+	} {
+		c, _, err := e.Self(ctx, SelfOptions{Root: "testdata/docker-systemd-driver",
+			Hostname: func() (string, error) { return tc.host, nil },
+			LocalIPs: func() ([]string, error) { return []string{tc.local}, nil }})
+		switch {
+		case tc.want == "" && (err != nil || c.Name != tc.host):
+			t.Errorf("%s from %s: %v, want the container", tc.host, tc.local, err)
+		case tc.want != "" && (err == nil || err.Error() != tc.want):
+			t.Errorf("%s from %s:\n got %v\nwant %s", tc.host, tc.local, err, tc.want)
+		}
 	}
 }

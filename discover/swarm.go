@@ -3,11 +3,11 @@ package discover
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
 )
 
 // swarmTask reads the labels Swarm puts on a task's container.
@@ -63,9 +63,22 @@ func (c *Container) NeedsServicePorts() bool {
 // ingress mode, read with GET /services/{id}.
 func (e *Engine) ServicePorts(ctx context.Context, c *Container) error {
 	t := c.Swarm
-	svc, _, err := e.cli.ServiceInspectWithRaw(ctx, t.ServiceID, swarm.ServiceInspectOptions{})
-	if err != nil {
-		return e.serviceError(c, "GET /services/"+t.ServiceID, err)
+	req := "GET /services/" + t.ServiceID
+	var svc struct {
+		Endpoint struct{ Ports []swarm.PortConfig }
+	}
+	status, err := e.getDirect(ctx, "/v"+e.APIVersion+"/services/"+t.ServiceID, &svc)
+	switch {
+	case status == http.StatusOK && err != nil:
+		return e.unreadable(req, err)
+	case status != 0 && status != http.StatusOK:
+		return e.serviceError(c, req, err)
+	case status == 0:
+		full, _, err := e.cli.ServiceInspectWithRaw(ctx, t.ServiceID, swarm.ServiceInspectOptions{})
+		if err != nil {
+			return e.serviceError(c, req, err)
+		}
+		svc.Endpoint.Ports = full.Endpoint.Ports
 	}
 	c.Ports = serviceBindings(svc.Endpoint.Ports)
 	return nil
@@ -102,14 +115,15 @@ func publishedList(bs []Binding) []string {
 func (e *Engine) serviceError(c *Container, req string, err error) error {
 	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
 	t := c.Swarm
+	status := httpStatus(err)
 	switch {
-	case errdefs.IsUnavailable(err) || strings.Contains(msg, "not a swarm manager"):
+	case status == http.StatusServiceUnavailable || strings.Contains(msg, "not a swarm manager"):
 		return fmt.Errorf("container %s is a task of Swarm service %s, which has no published ports of its own (ingress mode), and the engine at %s is a Swarm worker, which refuses to read the service (%s: %s); publish the ports in host mode (--publish mode=host,target=9092, or mode: host in a stack file), or point DOCKER_HOST at a manager's API through a read-only socket proxy",
 			c.Name, t.ServiceName, e.Endpoint, req, msg)
-	case errdefs.IsForbidden(err):
+	case status == http.StatusForbidden:
 		return fmt.Errorf("container %s is a task of Swarm service %s, published in ingress mode, and the engine at %s forbade %s (%s); a socket proxy in front of the engine must also allow GET /services/{id} (SERVICES=1 in common proxies), or publish the ports in host mode",
 			c.Name, t.ServiceName, e.Endpoint, req, msg)
-	case errdefs.IsNotFound(err):
+	case status == http.StatusNotFound:
 		return fmt.Errorf("container %s names Swarm service %s (%s) in its labels, but the engine at %s knows no such service (%s: %s); was the service removed?",
 			c.Name, t.ServiceName, t.ServiceID, e.Endpoint, req, msg)
 	}

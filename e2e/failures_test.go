@@ -3,7 +3,6 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,32 +43,11 @@ func socketDir(t *testing.T) string {
 // answers, as an engine that hangs does.
 func silentSocket(t *testing.T) string {
 	t.Helper()
-	sock := filepath.Join(socketDir(t), "silent.sock")
-	l, err := net.Listen("unix", sock)
+	sock, stop, err := enginetest.ListenSilent()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
+	t.Cleanup(stop)
 	return sock
 }
 

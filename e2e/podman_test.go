@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -78,35 +77,8 @@ func podmanService(t *testing.T) {
 	if pingSocket(podmanSocket) == nil {
 		return
 	}
-	var log bytes.Buffer
-	cmd := exec.Command("podman", "system", "service", "--time=0", "unix://"+podmanSocket)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("podman system service: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		os.Remove(podmanSocket)
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := pingSocket(podmanSocket)
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("podman system service did not answer on %s within 20s: %v\n%s", podmanSocket, err, log.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	t.Cleanup(func() { os.Remove(podmanSocket) })
+	startService(t, exec.Command("podman", "system", "service", "--time=0", "unix://"+podmanSocket), podmanSocket, 20*time.Second, 10*time.Second)
 }
 
 // podmanOutput waits, bounded, until container name printed
@@ -151,7 +123,14 @@ func podmanPort(t *testing.T, name, port string) (ip, hostPort string) {
 // (.../overlay-containers/<id>/userdata/...).
 func TestEnginePodman(t *testing.T) {
 	podmanSetup(t)
+	podmanContainer(t, podmanSocket)
+}
 
+// podmanContainer runs portenv in a container of the Podman service that
+// serves sock, with that socket mounted, and checks its variables against
+// `podman port`.
+func podmanContainer(t *testing.T, sock string) {
+	t.Helper()
 	name := uniqueName("portenv-e2e-podman")
 	t.Cleanup(func() { exec.Command("podman", "rm", "-f", "-t", "0", name).Run() })
 	// Podman's default rlimits are above what a nested or limited host
@@ -159,7 +138,7 @@ func TestEnginePodman(t *testing.T) {
 	podman(t, nil, "run", "-d", "--name", name,
 		"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
 		"-p", "9092", "-p", "127.0.0.1::53/udp",
-		"-v", podmanSocket+":/var/run/docker.sock",
+		"-v", sock+":/var/run/docker.sock",
 		podmanImage,
 		"portenv", "-v", "--port", "KAFKA_ADVERTISED_PORT=9092", "--", "sh", "-c", "env; echo "+enginetest.Marker+"; exec sleep 600")
 	out, errOut := podmanOutput(t, name)
@@ -198,6 +177,13 @@ func podmanSetup(t *testing.T) {
 // member, confirmed by its network mode, and reads the pod's bindings.
 func TestEnginePodmanPod(t *testing.T) {
 	podmanSetup(t)
+	podmanPod(t, podmanSocket)
+}
+
+// podmanPod runs portenv in a member of a pod of the Podman service that
+// serves sock, and checks that it reads the pod's bindings.
+func podmanPod(t *testing.T, sock string) {
+	t.Helper()
 	// The infra container takes its rlimits from containers.conf, and
 	// Podman's defaults are above what runc may set here.
 	conf := filepath.Join(t.TempDir(), "containers.conf")
@@ -211,7 +197,7 @@ func TestEnginePodmanPod(t *testing.T) {
 	t.Cleanup(func() { exec.Command("podman", "pod", "rm", "-f", "-t", "0", pod).Run() })
 	name := pod + "-app"
 	podman(t, nil, "run", "-d", "--name", name, "--pod", pod,
-		"-v", podmanSocket+":/var/run/docker.sock", podmanImage,
+		"-v", sock+":/var/run/docker.sock", podmanImage,
 		"portenv", "-v", "--set", "ME={{.Container.Name}}", "--", "sh", "-c", "env; echo "+enginetest.Marker+"; exec sleep 600")
 	out, errOut := podmanOutput(t, name)
 	_, p9092 := podmanPort(t, name, "9092/tcp")

@@ -26,8 +26,15 @@ const sockMount = "type=bind,source=/var/run/docker.sock,target=/var/run/docker.
 // tests keep running either way.
 func swarmNode(t *testing.T) (addr, hostname string) {
 	t.Helper()
-	// Two test processes on one engine would share the Swarm, and the
-	// first to finish would leave it under the other: take turns.
+	lockSwarm(t)
+	return swarmManager(t, "127.0.0.1")
+}
+
+// lockSwarm makes the test wait for its turn at the engine's Swarm, and
+// holds it until the test ends. Two test processes on one engine would
+// share the Swarm, and the first to finish would leave it under the other.
+func lockSwarm(t *testing.T) {
+	t.Helper()
 	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "portenv-swarm-test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -36,12 +43,18 @@ func swarmNode(t *testing.T) (addr, hostname string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lock.Close() })
+}
+
+// swarmManager is swarmNode for a test that holds the lock: a Swarm it
+// makes is advertised on advertise.
+func swarmManager(t *testing.T, advertise string) (addr, hostname string) {
+	t.Helper()
 	state := enginetest.Docker(t, "info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}")
 	switch state {
 	case "inactive false":
 		_, _, err := enginetest.DockerResult("network", "inspect", "docker_gwbridge")
 		hadBridge := err == nil
-		enginetest.Docker(t, "swarm", "init", "--advertise-addr", "127.0.0.1")
+		enginetest.Docker(t, "swarm", "init", "--advertise-addr", advertise)
 		t.Cleanup(func() {
 			if _, errOut, err := enginetest.DockerResult("swarm", "leave", "--force"); err != nil {
 				t.Errorf("docker swarm leave --force: %v: %s", err, errOut)

@@ -11,29 +11,29 @@ import (
 	"github.com/portenv/portenv/discover"
 )
 
-// Data is what a template sees as ".".
-type Data struct {
-	Container Container
+// data is what a template sees as ".".
+type data struct {
+	Container container
 	// Ports holds every published binding.
-	Ports []Binding
+	Ports []binding
 	// Networks are the container's networks, by name.
 	Networks map[string]discover.Network
-	Compose  *Compose
-	Host     *Host
-	Swarm    *Swarm
+	Compose  *compose
+	Host     *host
+	Swarm    *swarm
 	// Vars holds the variables portenv sets, by name.
 	Vars map[string]string
 }
 
-// Container is .Container.
-type Container struct {
+// container is .Container.
+type container struct {
 	ID, Name, Hostname, Image string
 	Labels                    map[string]string
 }
 
-// Binding is one element of .Ports: container port Port/Proto reached at
+// binding is one element of .Ports: container port Port/Proto reached at
 // HostIP:HostPort.
-type Binding struct {
+type binding struct {
 	Port     int
 	Proto    string
 	HostIP   string
@@ -62,18 +62,18 @@ func (l *lazyInfo) get() (string, string, error) {
 	return l.name, l.nodeAddr, l.err
 }
 
-// Host is .Host.
-type Host struct{ info *lazyInfo }
+// host is .Host.
+type host struct{ info *lazyInfo }
 
 // Name is the engine host's name, asked of the engine (GET /info) on first
 // use only.
-func (h *Host) Name() (string, error) {
+func (h *host) Name() (string, error) {
 	name, _, err := h.info.get()
 	return name, err
 }
 
-// Swarm is .Swarm: the Swarm task this container runs, if any.
-type Swarm struct {
+// swarm is .Swarm: the Swarm task this container runs, if any.
+type swarm struct {
 	task *discover.SwarmTask
 	info *lazyInfo
 }
@@ -81,7 +81,7 @@ type Swarm struct {
 var errNotTask = errors.New("this container is not a Swarm task, so .Swarm has no value")
 
 // Service is the Swarm service's name.
-func (s *Swarm) Service() (string, error) {
+func (s *swarm) Service() (string, error) {
 	if s.task == nil {
 		return "", errNotTask
 	}
@@ -89,7 +89,7 @@ func (s *Swarm) Service() (string, error) {
 }
 
 // Slot is the task's slot in a replicated service ("1", "2", ...).
-func (s *Swarm) Slot() (string, error) {
+func (s *swarm) Slot() (string, error) {
 	if s.task == nil {
 		return "", errNotTask
 	}
@@ -100,7 +100,7 @@ func (s *Swarm) Slot() (string, error) {
 }
 
 // NodeAddr is the address of the Swarm node the task runs on.
-func (s *Swarm) NodeAddr() (string, error) {
+func (s *swarm) NodeAddr() (string, error) {
 	if s.task == nil {
 		return "", errNotTask
 	}
@@ -108,11 +108,11 @@ func (s *Swarm) NodeAddr() (string, error) {
 	return addr, err
 }
 
-// Compose is .Compose: the project, service and replica number Compose
+// compose is .Compose: the project, service and replica number Compose
 // records in a container's labels.
-type Compose struct{ labels map[string]string }
+type compose struct{ labels map[string]string }
 
-func (c *Compose) label(key string) (string, error) {
+func (c *compose) label(key string) (string, error) {
 	v, ok := c.labels["com.docker.compose."+key]
 	if !ok {
 		return "", errors.New("this container was not started by Compose (it has no com.docker.compose." + key + " label), so .Compose has no value")
@@ -121,27 +121,27 @@ func (c *Compose) label(key string) (string, error) {
 }
 
 // Project is the Compose project's name.
-func (c *Compose) Project() (string, error) { return c.label("project") }
+func (c *compose) Project() (string, error) { return c.label("project") }
 
 // Service is the Compose service's name.
-func (c *Compose) Service() (string, error) { return c.label("service") }
+func (c *compose) Service() (string, error) { return c.label("service") }
 
 // Number is the replica's number in its service: 1, 2, 3 under --scale.
-func (c *Compose) Number() (string, error) { return c.label("container-number") }
+func (c *compose) Number() (string, error) { return c.label("container-number") }
 
 // newData builds the template data of container c.
-func newData(c *discover.Container, info EngineInfo) *Data {
+func newData(c *discover.Container, info EngineInfo) *data {
 	li := &lazyInfo{fetch: info}
-	ports := make([]Binding, len(c.Ports))
+	ports := make([]binding, len(c.Ports))
 	for i, b := range c.Ports {
-		ports[i] = Binding{Port: b.Port.Num, Proto: b.Port.Proto, HostIP: b.HostIP, HostPort: b.HostPort}
+		ports[i] = binding{Port: b.Port.Num, Proto: b.Port.Proto, HostIP: b.HostIP, HostPort: b.HostPort}
 	}
-	return &Data{
-		Container: Container{ID: c.ID, Name: c.Name, Hostname: c.Hostname, Image: c.Image, Labels: c.Labels},
+	return &data{
+		Container: container{ID: c.ID, Name: c.Name, Hostname: c.Hostname, Image: c.Image, Labels: c.Labels},
 		Ports:     ports,
 		Networks:  c.Networks,
-		Compose:   &Compose{labels: c.Labels},
-		Host:      &Host{info: li},
-		Swarm:     &Swarm{task: c.Swarm, info: li},
+		Compose:   &compose{labels: c.Labels},
+		Host:      &host{info: li},
+		Swarm:     &swarm{task: c.Swarm, info: li},
 	}
 }

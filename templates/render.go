@@ -49,7 +49,7 @@ type Options struct {
 type Renderer struct {
 	c       *discover.Container
 	opt     Options
-	data    *Data
+	data    *data
 	gateway func() (string, error)
 }
 
@@ -212,6 +212,17 @@ func cleanTemplateError(err error) error {
 		if inner := errors.Unwrap(ee.Err); inner != nil {
 			return inner
 		}
+		// "template: N:1:2: executing "N" at <.Nope>: can't evaluate
+		// field Nope in type *templates.data" names Go's types: say it in
+		// the template's words.
+		msg := ee.Error()
+		if i := strings.Index(msg, ": can't evaluate field "); i >= 0 {
+			at := msg[:i]
+			if j := strings.Index(at, " at <"); j >= 0 {
+				at = strings.TrimSuffix(msg[:strings.Index(msg, ": executing")], ":") + ":" + at[j:]
+			}
+			return errors.New(at + ": no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)")
+		}
 	}
 	return err
 }
@@ -224,12 +235,12 @@ func shellQuote(s string) string {
 
 // ValueError says that a variable's value cannot be carried by an output
 // format.
-type ValueError struct {
+type valueError struct {
 	Format, Name, Reason string
 	Value                string
 }
 
-func (e *ValueError) Error() string {
+func (e *valueError) Error() string {
 	return fmt.Sprintf("%s (%q) cannot be written as %s: %s; use --format shell or json", e.Name, e.Value, e.Format, e.Reason)
 }
 
@@ -249,7 +260,7 @@ func dotenvValue(value string, name ...string) (string, error) {
 	default:
 		return value, nil
 	}
-	e := &ValueError{Format: "dotenv", Name: "a value", Reason: reason, Value: value}
+	e := &valueError{Format: "dotenv", Name: "a value", Reason: reason, Value: value}
 	if len(name) > 0 {
 		e.Name = name[0]
 	}

@@ -138,9 +138,10 @@ func TestSwarmData(t *testing.T) {
 func TestValueErrors(t *testing.T) {
 	r := NewRenderer(testContainer(), Options{})
 	for text, want := range map[string]string{
-		`{{port "9093"}}`: "port 9093/tcp of container kafka-1 is not published; publish it with -p 9093; published: 9092/tcp, 53/udp",
-		`{{port "x"}}`:    `--set N: "x" is not a container port; write it as 9092 or 53/udp`,
-		`{{.Nope}}`:       `--set N: template: N:1:2: executing "N" at <.Nope>: can't evaluate field Nope in type *templates.Data`,
+		`{{port "9093"}}`:  "port 9093/tcp of container kafka-1 is not published; publish it with -p 9093; published: 9092/tcp, 53/udp",
+		`{{port "x"}}`:     `--set N: "x" is not a container port; write it as 9092 or 53/udp`,
+		`{{.Nope}}`:        `--set N: template: N:1:2: at <.Nope>: no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)`,
+		`{{.Container.X}}`: `--set N: template: N:1:12: at <.Container.X>: no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)`,
 	} {
 		_, err := r.Value("N", text)
 		if err == nil || (err.Error() != want && err.Error() != "--set N: "+want) {

@@ -31,6 +31,7 @@ func ValidName(name string) bool {
 // --set template is checked with delimiters d (--delims).
 func ParseRule(s, source string, port bool, d templates.Delims) (Rule, error) {
 	name, value, ok := strings.Cut(s, "=")
+	name = strings.TrimSpace(name)
 	want := "NAME=TEMPLATE"
 	if port {
 		want = "NAME=PORT[/PROTO]"

@@ -283,10 +283,12 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
   portenv [flags] -o FILE [-- COMMAND...]  write the variables to FILE (then exec COMMAND)
   portenv [flags] --template SRC:DEST ... [-- COMMAND...]  render each template to its file (then exec)
   portenv --from DIR [flags] [-- COMMAND]  the same, from the records of portenv agent, without the socket
+  portenv port [-q] [PORT[/PROTO]]         this container's ports in docker port's format
   portenv agent --dir DIR                  write every container's record to DIR (for --from), following the engine
   portenv doctor [flags]                   explain what portenv sees; OK only if the same run would succeed
   portenv help                             this text
   portenv version
+  docker port CONTAINER [PORT[/PROTO]]     installed as docker, portenv answers docker port
 
 Every published container port gives HOST_PORT_<port> (HOST_PORT_<port>_UDP for udp),
 and HOST_IP_<port> where it is bound to one host address.

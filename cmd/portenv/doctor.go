@@ -39,8 +39,16 @@ func doctor(args []string, env environ, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Engine: %s (the default; DOCKER_HOST is not set)\n", client.DefaultDockerHost)
 	}
 	notes := &noteLog{}
-	s, err := prepare(context.Background(), cfg, env, notes)
-	report(stdout, s, notes.lines)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	defer cancel()
+	s, err := prepare(ctx, cfg, env, notes)
+	// One request a run does not send; a proxy that refuses it changes
+	// nothing else, so its refusal is not reported.
+	rootless := false
+	if s.engine != nil {
+		rootless, _ = s.engine.Rootless(ctx)
+	}
+	report(stdout, s, rootless, notes.lines)
 	if err == nil {
 		err = checkOutputs(stdout, s)
 	}
@@ -53,13 +61,16 @@ func doctor(args []string, env environ, stdout, stderr io.Writer) int {
 }
 
 // report presents as much of the session as was reached.
-func report(w io.Writer, s *session, notes []string) {
+func report(w io.Writer, s *session, rootless bool, notes []string) {
 	if e := s.engine; e != nil {
 		how := "negotiated"
 		if e.Pinned {
 			how = "fixed by DOCKER_API_VERSION"
 		}
 		fmt.Fprintf(w, "  answers; API version %s, %s (the engine offers up to %s)\n", e.APIVersion, how, e.EngineAPI)
+		if rootless {
+			fmt.Fprintln(w, "  runs rootless (GET /info): its port forwarder publishes the ports on the host, so the HOST_ values are the host's; this container's own addresses and {{gateway}} are in the engine's private network, from which the host's 127.0.0.1 is not reached")
+		}
 	}
 	if s.engine != nil || len(s.tried) > 0 {
 		fmt.Fprintln(w, "Finding this container (+ found, - did not):")

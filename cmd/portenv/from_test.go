@@ -81,3 +81,4 @@ func TestDoctorFrom(t *testing.T) {
 		t.Errorf("exit %d, stderr %q, stdout\n%s\nwant\n%s", code, e.String(), o.String(), want)
 	}
 }
+

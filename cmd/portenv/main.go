@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 
@@ -27,6 +28,10 @@ const (
 )
 
 func main() {
+	// Installed as docker (multi-call, as busybox is), it answers docker port.
+	if filepath.Base(os.Args[0]) == "docker" {
+		os.Exit(dockerShim(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 
@@ -42,6 +47,8 @@ func run(args []string, env environ, stdout, stderr io.Writer) int {
 			args = []string{"--help"}
 		case "doctor":
 			return doctor(args[1:], env, stdout, stderr)
+		case "port":
+			return portCommand(args[1:], env, stdout, stderr)
 		case "agent":
 			return runAgent(args[1:], env, stdout, stderr)
 		}

@@ -63,6 +63,27 @@ func TestKafkaCluster(t *testing.T) {
 		checkCluster(t, c)
 	})
 
+	t.Run("docker_shim", func(t *testing.T) {
+		// Keep the image, replace its docker CLI: portenv at
+		// /usr/bin/docker, no portenv entrypoint, and shim/start-kafka.sh
+		// unchanged. Brokers 0 and 2 get their port from the script's
+		// classic `docker port "$(hostname)"` line; broker 1 from a
+		// PORT_COMMAND placeholder. Custom hostnames name no container.
+		shim := buildShimImage(t, run)
+		c := startCluster(t, run+"-shim", shim, func(id int) []string {
+			args := []string{"--hostname", fmt.Sprintf("kafka-%d", id)}
+			if id == 1 {
+				args = append(args,
+					"-e", "PORT_COMMAND=docker port $(hostname) 9092/tcp | cut -d: -f2",
+					"-e", "KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://127.0.0.1:_{PORT_COMMAND}")
+			} else {
+				args = append(args, "-e", "KAFKA_ADVERTISED_HOST_NAME=127.0.0.1")
+			}
+			return append(args, shim)
+		})
+		checkCluster(t, c)
+	})
+
 	t.Run("socketless", func(t *testing.T) {
 		// No broker has the socket: portenv agent, in its own container,
 		// writes each container's record to a volume that the brokers
@@ -181,6 +202,46 @@ func buildImage(t *testing.T, run string) string {
 		t.Fatal(err)
 	}
 	image := prefix + run + ":latest"
+	mustDocker(t, "build", "-q", "--label", labelKey+"="+run, "-t", image, dir)
+	cleanup(t, "rmi", "-f", image)
+	return image
+}
+
+// buildShimImage builds an image with no portenv entrypoint: busybox,
+// shim/start-kafka.sh as its command in front of the broker, and portenv
+// as its only docker, at /usr/bin/docker.
+func buildShimImage(t *testing.T, run string) string {
+	t.Helper()
+	arch := mustDocker(t, "version", "--format", "{{.Server.Arch}}")
+	dir := t.TempDir()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gobuild(t, root, filepath.Join(dir, "portenv"), "./cmd/portenv", arch)
+	gobuild(t, ".", filepath.Join(dir, "broker"), "./broker", arch)
+	for src, dest := range map[string]string{"/bin/busybox": "busybox", filepath.Join("shim", "start-kafka.sh"): "start-kafka.sh"} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatalf("the docker_shim image needs %s (busybox-static for /bin/busybox): %v", src, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dest), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dockerfile := `FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+COPY portenv /usr/bin/docker
+COPY broker /broker
+COPY start-kafka.sh /start-kafka.sh
+ENV PATH=/usr/bin:/bin
+CMD ["/start-kafka.sh", "/broker"]
+`
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	image := prefix + run + "-shim:latest"
 	mustDocker(t, "build", "-q", "--label", labelKey+"="+run, "-t", image, dir)
 	cleanup(t, "rmi", "-f", image)
 	return image

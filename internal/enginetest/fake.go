@@ -14,25 +14,31 @@ import (
 // the requests. It produces what a real engine here cannot (a refused API
 // version, malformed answers, a Swarm worker's refusal) for unit tests of
 // error paths; the engine tests prove the real thing.
+//
+// A Fake also reads from JSON, for the CLI's test scripts: {"maxAPI":
+// "1.43", "containers": {"app": {...}}, "raw": {"/info": {"status": 500,
+// "body": "..."}}}.
 type Fake struct {
 	// MinAPI and MaxAPI are the versions the fake accepts; a request for
 	// an older one is refused as an engine refuses it. Defaults 1.24 and
 	// 1.41.
-	MinAPI, MaxAPI string
+	MinAPI string `json:"minAPI"`
+	MaxAPI string `json:"maxAPI"`
 	// Containers answer GET /containers/{ref}/json, by id or name;
 	// Services GET /services/{id}; Info GET /info. A value is encoded as
 	// JSON; an Answer is sent as it is; a func() any is called per
 	// request.
-	Containers map[string]any
-	Services   map[string]any
-	Info       any
+	Containers map[string]any `json:"containers"`
+	Services   map[string]any `json:"services"`
+	Info       any            `json:"info"`
 	// List answers GET /containers/json.
-	List any
+	List any `json:"list"`
 	// Events feeds GET /events: each value sent is written as one event
 	// of the stream (Event makes one). Cut ends the streams open.
-	Events chan any
-	// Ping, when set, answers /_ping instead of the usual OK.
-	Ping *Answer
+	Events chan any `json:"-"`
+	// Raw answers paths (without the version prefix) as they are, before
+	// the tables; "/_ping" replaces the usual OK.
+	Raw map[string]Answer `json:"raw"`
 
 	mu        sync.Mutex
 	requests  []string
@@ -121,8 +127,8 @@ func (f *Fake) streamEvents(w http.ResponseWriter, r *http.Request) {
 
 // Answer is a status and a body, sent as they are.
 type Answer struct {
-	Status int
-	Body   string
+	Status int    `json:"status"`
+	Body   string `json:"body"`
 }
 
 // Requests lists "METHOD /path" of every request so far, the API version
@@ -144,15 +150,24 @@ func (f *Fake) Versioned() []string {
 // client's variables at it. It returns the socket's path.
 func (f *Fake) Serve(t testing.TB) string {
 	t.Helper()
-	sock := serveUnix(t, &http.Server{Handler: f, ConnState: func(_ net.Conn, s http.ConnState) {
+	sock, stop, err := f.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	UseEngineAt(t, sock)
+	return sock
+}
+
+// Listen serves the fake on a new unix socket until stop is called.
+func (f *Fake) Listen() (sock string, stop func(), err error) {
+	return listenUnix(&http.Server{Handler: f, ConnState: func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			f.mu.Lock()
 			f.conns++
 			f.mu.Unlock()
 		}
 	}})
-	UseEngineAt(t, sock)
-	return sock
 }
 
 // Connections counts the connections made to the fake so far.
@@ -171,11 +186,11 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	minAPI, maxAPI := or(f.MinAPI, "1.24"), or(f.MaxAPI, "1.41")
 	w.Header().Set("Api-Version", maxAPI)
+	if a, ok := f.Raw[path]; ok {
+		send(w, a)
+		return
+	}
 	if path == "/_ping" {
-		if f.Ping != nil {
-			send(w, *f.Ping)
-			return
-		}
 		w.Write([]byte("OK"))
 		return
 	}

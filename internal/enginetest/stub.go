@@ -5,13 +5,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
 // ServeUnix serves h on a new unix socket until the test ends, and returns
 // the socket's path. It stands in for an engine in unit tests of error
-// paths; engine tests prove the real thing. The path is kept short, as
-// sun_path allows about 100 bytes and test names can be long.
+// paths; engine tests prove the real thing.
 func ServeUnix(t testing.TB, h http.Handler) string {
 	t.Helper()
 	return serveUnix(t, &http.Server{Handler: h})
@@ -19,19 +19,29 @@ func ServeUnix(t testing.TB, h http.Handler) string {
 
 func serveUnix(t testing.TB, srv *http.Server) string {
 	t.Helper()
+	sock, stop, err := listenUnix(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return sock
+}
+
+// listenUnix serves srv on a socket in a new directory. The path is kept
+// short, as sun_path allows about 100 bytes and test names can be long.
+func listenUnix(srv *http.Server) (sock string, stop func(), err error) {
 	dir, err := os.MkdirTemp("", "pe")
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "d.sock")
+	sock = filepath.Join(dir, "d.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
-		t.Fatal(err)
+		os.RemoveAll(dir)
+		return "", nil, err
 	}
 	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return sock
+	return sock, func() { srv.Close(); os.RemoveAll(dir) }, nil
 }
 
 // UseEngineAt points the Docker client's variables at the socket for the
@@ -41,4 +51,43 @@ func UseEngineAt(t testing.TB, sock string) {
 	t.Setenv("DOCKER_API_VERSION", "")
 	t.Setenv("DOCKER_TLS_VERIFY", "")
 	t.Setenv("DOCKER_CERT_PATH", "")
+}
+
+// ListenSilent listens on a new unix socket that accepts connections and
+// never answers, as an engine that hangs does, until stop is called.
+func ListenSilent() (sock string, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "pe")
+	if err != nil {
+		return "", nil, err
+	}
+	sock = filepath.Join(dir, "d.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	// Containers mount the socket and may run as any user.
+	os.Chmod(dir, 0o755)
+	var mu sync.Mutex
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	return sock, func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+		os.RemoveAll(dir)
+	}, nil
 }

@@ -87,11 +87,13 @@ func (p *Proxy) Requests() []string {
 	return append([]string(nil), p.requests...)
 }
 
-// Reset forgets the requests seen so far.
-func (p *Proxy) Reset() {
+// Take returns the requests seen since the last Take, and forgets them.
+func (p *Proxy) Take() []string {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.requests
 	p.requests = nil
-	p.mu.Unlock()
+	return out
 }
 
 // Serve listens on the unix socket sock and serves h (a Proxy) until the returned

@@ -1,6 +1,7 @@
 package readproxy
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -39,8 +40,9 @@ func TestOnlyAllowedReadsPass(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	c := &http.Client{Transport: &http.Transport{Dial: func(_, _ string) (net.Conn, error) {
-		return net.Dial("unix", filepath.Join(dir, "ro.sock"))
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", filepath.Join(dir, "ro.sock"))
 	}}}
 	for _, tc := range []struct {
 		method, path string

@@ -31,14 +31,20 @@ import (
 func main() {
 	rounds := flag.Int("n", 40, "measured `rounds`; each runs every program once, in a shuffled order")
 	warmup := flag.Int("warmup", 3, "unmeasured rounds first")
-	docker := flag.String("docker", "docker", "the docker CLI, for the pipeline and for managing the test container")
+	docker := flag.String("docker", "docker", "the docker CLI that manages the test container")
+	var clis cliList
+	flag.Var(&clis, "pipeline-cli", "a docker CLI `PATH` for the docker port pipeline; repeatable (default: /usr/bin/docker and /usr/local/bin/docker, those that exist)")
+	baseline := flag.String("baseline", "", "also measure portenv as built from git `REV`, for a before/after table from one run")
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the run order")
 	flag.Parse()
 	if *rounds < 1 || *warmup < 0 {
 		fmt.Fprintln(os.Stderr, "portenv-bench: -n must be at least 1 and -warmup at least 0")
 		os.Exit(2)
 	}
-	b := &bench{rounds: *rounds, warmup: *warmup, seed: *seed}
+	if len(clis) == 0 {
+		clis = defaultCLIs()
+	}
+	b := &bench{rounds: *rounds, warmup: *warmup, seed: *seed, clis: clis, baseline: *baseline}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	// A reader that goes away (| head) must not kill the benchmark before
@@ -56,7 +62,10 @@ type bench struct {
 	rounds, warmup int
 	seed           uint64
 
-	docker   string // absolute path of the CLI
+	docker   string   // absolute path of the CLI that manages the container
+	clis     []string // the CLIs of the pipelines
+	cliNames map[string]string
+	baseline string // a git revision, or ""
 	tmp      string
 	bin      map[string]string // program name to its path on the host
 	proxy    *countingProxy
@@ -93,7 +102,16 @@ func (b *bench) main(ctx context.Context, docker string) error {
 	if err != nil {
 		return fmt.Errorf("no engine answers: %v", err)
 	}
-	cli, _ := b.dockerOut("version", "--format", "{{.Client.Version}}")
+	b.cliNames = map[string]string{}
+	var cliDesc []string
+	for _, c := range b.clis {
+		v, err := exec.Command(c, "version", "--format", "{{.Client.Version}}").Output()
+		if err != nil {
+			return fmt.Errorf("%s version: %v", c, err)
+		}
+		b.cliNames[c] = strings.TrimSpace(string(v))
+		cliDesc = append(cliDesc, c+" "+b.cliNames[c])
+	}
 
 	if b.tmp, err = os.MkdirTemp("", "portenv-bench-"); err != nil {
 		return err
@@ -155,7 +173,7 @@ func (b *bench) main(ctx context.Context, docker string) error {
 	fmt.Fprintln(os.Stderr)
 
 	report(os.Stdout, reportInfo{
-		engine: engine, cli: b.docker + " " + cli, goVersion: runtime.Version(),
+		engine: engine, cli: strings.Join(cliDesc, ", "), goVersion: runtime.Version(),
 		cpus: runtime.NumCPU(), rounds: b.rounds, warmup: b.warmup, seed: b.seed,
 	}, vs)
 	return nil
@@ -204,7 +222,50 @@ func (b *bench) build() error {
 	for _, name := range []string{"portenv", "floor", "hello", "launcher"} {
 		b.bin[name] = filepath.Join(dir, name)
 	}
+	if b.baseline == "" {
+		return nil
+	}
+	// The baseline is built from its own tree, as it was at that revision.
+	src := filepath.Join(b.tmp, "baseline")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		return err
+	}
+	archive := exec.Command("sh", "-c", `git archive "$1" | tar -x -C "$2"`, "sh", b.baseline, src)
+	archive.Dir = cmd.Dir
+	if out, err := archive.CombinedOutput(); err != nil {
+		return fmt.Errorf("git archive %s: %v\n%s", b.baseline, err, out)
+	}
+	b.bin["portenv-base"] = filepath.Join(dir, "portenv-base")
+	base := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.bin["portenv-base"], "./cmd/portenv")
+	base.Dir, base.Env = src, cmd.Env
+	if out, err := base.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build of %s: %v\n%s", b.baseline, err, out)
+	}
 	return nil
+}
+
+// cliList collects -pipeline-cli.
+type cliList []string
+
+func (c *cliList) String() string     { return strings.Join(*c, ",") }
+func (c *cliList) Set(v string) error { *c = append(*c, v); return nil }
+
+// defaultCLIs are the distribution's CLI (the one matching its engine) and
+// the current docker-ce CLI, where installed.
+func defaultCLIs() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range []string{"/usr/bin/docker", "/usr/local/bin/docker"} {
+		real, err := filepath.EvalSymlinks(c)
+		if err == nil && !seen[real] {
+			seen[real] = true
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"docker"}
+	}
+	return out
 }
 
 // startContainer imports an image of the launcher, portenv and the floor
@@ -218,7 +279,10 @@ func (b *bench) startContainer(sock, proxyDir string) error {
 			return err
 		}
 	}
-	for _, name := range []string{"launcher", "portenv", "floor"} {
+	for _, name := range []string{"launcher", "portenv", "floor", "portenv-base"} {
+		if b.bin[name] == "" {
+			continue
+		}
 		data, err := os.ReadFile(b.bin[name])
 		if err != nil {
 			return err
@@ -277,16 +341,17 @@ func (b *bench) startContainer(sock, proxyDir string) error {
 
 // variant is one program measured, on one side of the container wall.
 type variant struct {
-	name      string
-	inside    bool
-	path      string
-	argv      []string
-	env       []string // for timed runs
-	countEnv  []string // for the counting run: DOCKER_HOST is the proxy
-	expect    string   // stdout must hold it
-	size      int64    // of the program's binary; 0 for the pipeline
-	sizeNote  string
-	isPortenv bool
+	name       string
+	inside     bool
+	path       string
+	argv       []string
+	env        []string // for timed runs
+	countEnv   []string // for the counting run: DOCKER_HOST is the proxy
+	expect     string   // stdout must hold it
+	size       int64    // of the program's binary; 0 for the pipeline
+	sizeNote   string
+	isPortenv  bool
+	isPipeline bool
 
 	requests    []string
 	walls       []time.Duration
@@ -302,6 +367,7 @@ const (
 	vPipeline      = "docker port | sed | head"
 	vFloorIn       = "floor, in container"
 	vPortenvSelfIn = "portenv, in container"
+	vBaseSuffix    = " (baseline)"
 )
 
 func (b *bench) variants(proxyDir string) []*variant {
@@ -318,16 +384,26 @@ func (b *bench) variants(proxyDir string) []*variant {
 	inCount := []string{"PATH=/", "DOCKER_HOST=unix:///bench-proxy/docker.sock"}
 	portenvArgs := []string{"--port", "KAFKA_ADVERTISED_PORT=9092"}
 	portenvExpect := "export KAFKA_ADVERTISED_PORT='" + b.hostPort + "'"
-	pipeline := b.docker + ` port ` + b.ctr + ` 9092 | sed -r "s/.*:(.*)/\1/g" | head -n1`
-	cliSize := fileSize(b.docker)
-	return []*variant{
+	vs := []*variant{
 		{name: vHello, path: b.bin["hello"], argv: []string{"hello"}, env: hostTimed, countEnv: hostCount, expect: "hello", size: fileSize(b.bin["hello"])},
 		{name: vFloor, path: b.bin["floor"], argv: []string{"floor", b.id}, env: hostTimed, countEnv: hostCount, expect: b.hostPort + "\n", size: fileSize(b.bin["floor"])},
 		{name: vPortenv, path: b.bin["portenv"], argv: append([]string{"portenv", "--container", b.ctr}, portenvArgs...), env: hostTimed, countEnv: hostCount, expect: portenvExpect, size: fileSize(b.bin["portenv"]), isPortenv: true},
-		{name: vPipeline, path: "/bin/sh", argv: []string{"sh", "-c", pipeline}, env: hostTimed, countEnv: hostCount, expect: b.hostPort + "\n", size: cliSize, sizeNote: "(the CLI)"},
-		{name: vFloorIn, inside: true, path: "/floor", argv: []string{"floor", b.id}, env: inTimed, countEnv: inCount, expect: b.hostPort + "\n", size: fileSize(b.bin["floor"])},
-		{name: vPortenvSelfIn, inside: true, path: "/portenv", argv: append([]string{"portenv"}, portenvArgs...), env: inTimed, countEnv: inCount, expect: portenvExpect, size: fileSize(b.bin["portenv"]), isPortenv: true},
 	}
+	for _, c := range b.clis {
+		pipeline := c + ` port ` + b.ctr + ` 9092 | sed -r "s/.*:(.*)/\1/g" | head -n1`
+		vs = append(vs, &variant{name: vPipeline + ", CLI " + b.cliNames[c], path: "/bin/sh", argv: []string{"sh", "-c", pipeline}, env: hostTimed, countEnv: hostCount, expect: b.hostPort + "\n", size: fileSize(c), sizeNote: "(the CLI)", isPipeline: true})
+	}
+	vs = append(vs,
+		&variant{name: vFloorIn, inside: true, path: "/floor", argv: []string{"floor", b.id}, env: inTimed, countEnv: inCount, expect: b.hostPort + "\n", size: fileSize(b.bin["floor"])},
+		&variant{name: vPortenvSelfIn, inside: true, path: "/portenv", argv: append([]string{"portenv"}, portenvArgs...), env: inTimed, countEnv: inCount, expect: portenvExpect, size: fileSize(b.bin["portenv"]), isPortenv: true},
+	)
+	if base := b.bin["portenv-base"]; base != "" {
+		vs = append(vs,
+			&variant{name: vPortenv + vBaseSuffix, path: base, argv: append([]string{"portenv", "--container", b.ctr}, portenvArgs...), env: hostTimed, countEnv: hostCount, expect: portenvExpect, size: fileSize(base)},
+			&variant{name: vPortenvSelfIn + vBaseSuffix, inside: true, path: "/portenv-base", argv: append([]string{"portenv"}, portenvArgs...), env: inTimed, countEnv: inCount, expect: portenvExpect, size: fileSize(base)},
+		)
+	}
+	return vs
 }
 
 func mustSocket() string {

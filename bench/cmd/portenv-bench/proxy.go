@@ -1,74 +1,48 @@
 package main
 
 import (
-	"context"
-	"net"
-	"net/http"
-	"net/http/httputil"
 	"os"
 	"strings"
-	"sync"
+
+	"github.com/portenv/portenv/internal/readproxy"
 )
 
-// countingProxy forwards the Docker API from a unix socket of its own to
-// the engine's, and records each request's method and path. Programs are
-// pointed at it through DOCKER_HOST for one untimed run each, which counts
-// their requests without strace or changes to them.
+// countingProxy is a read-only proxy on a unix socket of its own in front
+// of the engine's, which records each request. Programs are pointed at it
+// through DOCKER_HOST for one untimed run each, which counts their
+// requests without strace or changes to them.
 type countingProxy struct {
-	path string
-	srv  *http.Server
-
-	mu   sync.Mutex
-	seen []string
+	*readproxy.Proxy
+	close func()
 }
+
+// What the measured programs may ask: portenv's two requests, and what the
+// docker CLI asks for `docker port` and its version checks.
+var benchAllowed = []string{"/_ping", "/containers/*/json", "/version", "/info"}
 
 func startProxy(path, upstream string) (*countingProxy, error) {
 	os.Remove(path)
-	l, err := net.Listen("unix", path)
+	p := readproxy.New(upstream, benchAllowed...)
+	stop, err := readproxy.Serve(path, p)
 	if err != nil {
 		return nil, err
 	}
 	// The container side reaches the socket through a bind mount and may
 	// run as any user.
 	if err := os.Chmod(path, 0o666); err != nil {
-		l.Close()
+		stop()
 		return nil, err
 	}
-	p := &countingProxy{path: path}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.Out.URL.Scheme = "http"
-			r.Out.URL.Host = "docker"
-		},
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, "unix", upstream)
-			},
-		},
-	}
-	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		p.seen = append(p.seen, r.Method+" "+r.URL.Path)
-		p.mu.Unlock()
-		rp.ServeHTTP(w, r)
-	})}
-	go p.srv.Serve(l)
-	return p, nil
+	return &countingProxy{Proxy: p, close: stop}, nil
 }
 
 // take returns the requests recorded since the last call, with the
 // container's id and name replaced by {id} so that runs compare.
 func (p *countingProxy) take(id, name string) []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]string, len(p.seen))
-	for i, s := range p.seen {
+	out := p.Take()
+	for i, s := range out {
 		s = strings.ReplaceAll(s, id, "{id}")
 		out[i] = strings.ReplaceAll(s, "/"+name+"/", "/{id}/")
 	}
-	p.seen = nil
 	return out
 }
-
-func (p *countingProxy) close() { p.srv.Close() }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/portenv/portenv/discover"
+)
+
+const portUsage = "portenv port [-q] [PRIVATE_PORT[/PROTO]]"
+
+// portCommand is `portenv port [-q] [PRIVATE_PORT[/PROTO]]`: this
+// container's bindings in docker port's format, as the docker shim prints
+// them, for hooks such as PORT_COMMAND="portenv port 9092 | cut -d: -f2";
+// with -q, the bare host port of one container port.
+func portCommand(args []string, env environ, stdout, stderr io.Writer) int {
+	quiet := false
+	var pos []string
+	for i, a := range args {
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		switch {
+		case a == "-q":
+			quiet = true
+			continue
+		case a == "-h" || a == "-help" || a == "--help":
+			fmt.Fprintf(stdout, `Usage: %s
+
+Prints this container's published ports as docker port does:
+  9092/tcp -> 0.0.0.0:32769    for every port
+  0.0.0.0:32769                for PRIVATE_PORT (tcp unless /udp or /sctp)
+A dual-stack publication (IPv4 and IPv6 on one host port) is one line.
+  -q    print only the host port of PRIVATE_PORT: 32769
+`, portUsage)
+			return exitOK
+		case len(a) > 1 && a[0] == '-':
+			fmt.Fprintf(stderr, "portenv: port: unknown flag %s; usage: %s\n", a, portUsage)
+			return exitUsage
+		}
+		pos = append(pos, a)
+	}
+	var want *discover.Port
+	switch {
+	case len(pos) > 1:
+		fmt.Fprintf(stderr, "portenv: port takes at most one PRIVATE_PORT (it was given %d); usage: %s\n", len(pos), portUsage)
+		return exitUsage
+	case len(pos) == 1:
+		p, err := discover.ParsePort(pos[0])
+		if err != nil {
+			fmt.Fprintf(stderr, "portenv: port: %v\n", err)
+			return exitUsage
+		}
+		want = &p
+	case quiet:
+		fmt.Fprintf(stderr, "portenv: port -q prints the host port of one container port; name it, as in portenv port -q 9092\n")
+		return exitUsage
+	}
+	cfg, err := portConfig(env)
+	if err != nil {
+		fmt.Fprintln(stderr, "portenv:", err)
+		return exitUsage
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	ctx, _, release := stopOnSignal()
+	defer release()
+	s, err := prepare(ctx, cfg, env, log)
+	if err != nil {
+		log.Errorf("%v", err)
+		return exitFailure
+	}
+	c := s.container
+	if want != nil {
+		// The message of a port that is not published says why and lists
+		// the ones that are.
+		b, other, err := c.Lookup(*want)
+		if err != nil {
+			log.Errorf("%v", err)
+			return exitFailure
+		}
+		if quiet {
+			if other != nil {
+				log.Infof("port %s is published on host port %d (%s) and on %d (%s); printing %d", *want, b.HostPort, b.HostIP, other.HostPort, other.HostIP, b.HostPort)
+			}
+			fmt.Fprintln(stdout, strconv.Itoa(b.HostPort))
+			return exitOK
+		}
+	}
+	lines, _ := portLines(c, want)
+	for _, l := range lines {
+		fmt.Fprintln(stdout, l)
+	}
+	return exitOK
+}
