@@ -82,3 +82,23 @@ func TestDoctorFrom(t *testing.T) {
 	}
 }
 
+// docker port and portenv port, which run the same pipeline, read the
+// record too when PORTENV_FROM is set.
+func TestPortCommandsFrom(t *testing.T) {
+	dir := fromRecord(t, discover.RecordHost{Name: "docker-host"})
+	t.Setenv("PORTENV_FROM", dir)
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	var o, e strings.Builder
+	code := dockerShim([]string{"port", "app", "9092"}, environ{"PATH=/bin"}, &o, &e)
+	if code != 0 || o.String() != "0.0.0.0:32769\n" || e.String() != "" {
+		t.Errorf("docker port app 9092: exit %d, stdout %q, stderr %q", code, o.String(), e.String())
+	}
+	t.Setenv("PORTENV_CONTAINER", "app")
+	o.Reset()
+	e.Reset()
+	code = run([]string{"port"}, environ{"PATH=/bin"}, &o, &e)
+	want := "53/udp -> 127.0.0.1:32770\n9092/tcp -> 0.0.0.0:32769\n" // one line for a dual-stack publication
+	if code != 0 || o.String() != want || e.String() != "" {
+		t.Errorf("portenv port: exit %d, stdout\n%s\nstderr %q; want\n%s", code, o.String(), e.String(), want)
+	}
+}
