@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -63,6 +64,9 @@ func Connect(ctx context.Context) (*Engine, error) {
 	}
 	cli, err := client.NewClientWithOpts(client.FromEnv, keep)
 	if err != nil {
+		if certs := os.Getenv(client.EnvOverrideCertPath); certs != "" {
+			return nil, fmt.Errorf("DOCKER_CERT_PATH=%q: the TLS files there cannot be used (%s); they must be the engine's ca.pem and the client's cert.pem and key.pem, in PEM", certs, unwrapAll(err))
+		}
 		return nil, fmt.Errorf("cannot use the engine address: %v; DOCKER_HOST must look like unix:///var/run/docker.sock or tcp://host:2376", err)
 	}
 	e := &Engine{cli: cli, direct: direct, Endpoint: cli.DaemonHost(), Pinned: os.Getenv(client.EnvOverrideAPIVersion) != ""}
@@ -89,9 +93,15 @@ func Connect(ctx context.Context) (*Engine, error) {
 		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
 			return true, e.permissionError()
 		}
-		if cerrdefs.IsPermissionDenied(err) {
+		switch {
+		case cerrdefs.IsPermissionDenied(err):
 			// A socket proxy that refuses /_ping will not change its mind.
 			return true, e.apiError("HEAD /_ping", err)
+		case cerrdefs.IsNotFound(err), cerrdefs.IsInvalidArgument(err), cerrdefs.IsNotImplemented(err), cerrdefs.IsUnauthorized(err):
+			// Something answers, and it is not an engine: an engine
+			// always answers /_ping. Server errors are waited out, as a
+			// proxy gives them while the engine behind it restarts.
+			return true, fmt.Errorf("%s answered GET /_ping with %s, which no Docker engine does; check that DOCKER_HOST is the engine's address (or a socket proxy's that allows /_ping)", e.Endpoint, answerSummary(err))
 		}
 		return false, nil
 	})
@@ -168,6 +178,21 @@ func checkEnv() error {
 			return fmt.Errorf("DOCKER_HOST=%q: portenv does not speak ssh:// (the docker CLI runs an ssh command for it); point DOCKER_HOST at unix:///path/to/docker.sock or tcp://host:2376, for example a socket forwarded with ssh -L", h)
 		case scheme != "unix" && scheme != "tcp":
 			return fmt.Errorf("DOCKER_HOST=%q: portenv cannot reach an engine over %s://; write it as unix:///var/run/docker.sock or tcp://host:2376", h, scheme)
+		}
+	}
+	certs := os.Getenv(client.EnvOverrideCertPath)
+	if os.Getenv(client.EnvTLSVerify) != "" && certs == "" {
+		return errors.New("DOCKER_TLS_VERIFY is set but DOCKER_CERT_PATH is not, and portenv reads the certificates only from DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem); set it to their directory (the docker CLI's default is ~/.docker), or unset DOCKER_TLS_VERIFY")
+	}
+	if certs != "" {
+		var missing []string
+		for _, f := range []string{"ca.pem", "cert.pem", "key.pem"} {
+			if _, err := os.Stat(filepath.Join(certs, f)); err != nil {
+				missing = append(missing, f)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("DOCKER_CERT_PATH=%q does not hold %s; it must be the directory of the engine's TLS files ca.pem, cert.pem and key.pem", certs, strings.Join(missing, ", "))
 		}
 	}
 	if v := os.Getenv(client.EnvOverrideAPIVersion); v != "" && !apiVersion(strings.TrimPrefix(v, "v")) {
@@ -442,7 +467,7 @@ func (e *Engine) checkSocket() error {
 func (e *Engine) timeoutError(what string, last error) error {
 	msg := fmt.Sprintf("the engine at %s did not %s within %s (--timeout)", e.Endpoint, what, e.wait)
 	if last != nil && !errors.Is(last, context.DeadlineExceeded) && !errors.Is(last, context.Canceled) {
-		msg += " (last error: " + oneLine(last) + ")"
+		msg += " (last error: " + truncate(oneLine(last), 200) + ")"
 	}
 	return errors.New(msg + "; check that the engine runs and that this is its address, or raise --timeout")
 }
@@ -478,6 +503,43 @@ func (e *Engine) apiError(req string, err error) error {
 		return fmt.Errorf("the engine at %s forbade %s (403: %s); a socket proxy in front of the engine must allow HEAD and GET on /_ping and /containers/{id}/json, and /info when a template uses .Host.Name", e.Endpoint, req, msg)
 	}
 	return fmt.Errorf("%s at %s failed: %s", req, e.Endpoint, msg)
+}
+
+// answerSummary says in a few words what an answer that is not an engine's
+// held: its status, and the start of its text, or that it was a web page.
+func answerSummary(err error) string {
+	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
+	kind := "an error"
+	switch {
+	case cerrdefs.IsNotFound(err):
+		kind = "404 Not Found"
+	case cerrdefs.IsInvalidArgument(err):
+		kind = "400 Bad Request"
+	case cerrdefs.IsUnauthorized(err):
+		kind = "401 Unauthorized"
+	case cerrdefs.IsNotImplemented(err):
+		kind = "501 Not Implemented"
+	}
+	if strings.HasPrefix(msg, "<") || strings.Contains(msg, "invalid character '<'") {
+		return kind + " and a web page"
+	}
+	return kind + " (" + truncate(msg, 80) + ")"
+}
+
+// unwrapAll is the innermost error's text.
+func unwrapAll(err error) string {
+	for errors.Unwrap(err) != nil {
+		err = errors.Unwrap(err)
+	}
+	return oneLine(err)
+}
+
+// truncate keeps the first n bytes of s, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func oneLine(err error) string {

@@ -133,6 +133,7 @@ func (c *Container) Lookup(p Port) (chosen Binding, other *Binding, err error) {
 			Published: c.PublishedPorts(),
 			Exposed:   slices.Contains(c.Exposed, p),
 			Container: c.Name,
+			NetworkOf: c.NetworkOf,
 		}
 	}
 	// Sorted IPv4 first, so bs[0] is the IPv4 binding when there is one.
@@ -152,6 +153,7 @@ type notPublishedError struct {
 	Published []Port // the ports that are published
 	Exposed   bool   // the port is exposed (EXPOSE, --expose) but not published
 	Container string
+	NetworkOf string // the container whose network, and ports, Container shares
 }
 
 func (e *notPublishedError) Error() string {
@@ -160,6 +162,10 @@ func (e *notPublishedError) Error() string {
 		list = "; published: " + joinPorts(e.Published)
 	}
 	p := e.Port.PublishArg()
+	if e.NetworkOf != "" {
+		// -p on the sharer itself is refused by the engine.
+		return fmt.Sprintf("port %s is not published by container %s, whose network container %s shares; publish it on %s with -p %s%s", e.Port, e.NetworkOf, e.Container, e.NetworkOf, p, list)
+	}
 	if e.Exposed {
 		return fmt.Sprintf("port %s of container %s is exposed but not published; publish it with -p %s (or ports: [\"%s\"] in Compose)%s", e.Port, e.Container, p, p, list)
 	}
@@ -175,6 +181,9 @@ func (c *Container) Usable() error {
 			fix = "unpause it (docker unpause " + c.Name + ")"
 		}
 		return fmt.Errorf("container %s is %s, not running, so it has no published ports; %s, then run portenv again", c.Name, c.Status, fix)
+	}
+	if c.NetworkMode == "none" && len(c.Unpublishable) == 0 {
+		return fmt.Errorf("container %s runs with --network none, where nothing is published and no port can be reached; give it a network and publish its ports with -p (or run portenv with --optional where that is intended)", c.Name)
 	}
 	if len(c.Unpublishable) == 0 {
 		return nil

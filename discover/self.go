@@ -108,7 +108,7 @@ func (f *finder) find() (*Container, error) {
 			}
 			return nil, f.fail(s.method, err)
 		case err != nil:
-			f.note(s.method, false, "cannot read %s: %s", s.file, oneLine(err))
+			f.note(s.method, false, "cannot read %s: %s", s.file, oneLine(unwrapPath(err)))
 			continue
 		case id == "":
 			f.note(s.method, false, "no container id in %s", s.file)

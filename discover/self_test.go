@@ -54,7 +54,7 @@ func TestSelfMethodOrder(t *testing.T) {
 			[]string{
 				"mountinfo: id 86788f7eddd0 from /proc/self/mountinfo is not a container of this engine",
 				"cgroup: id 86788f7eddd0 from /proc/self/cgroup is not a container of this engine",
-				"containerenv: cannot read /run/.containerenv: open testdata/docker-cgroup-v1/run/.containerenv: no such file or directory",
+				"containerenv: cannot read /run/.containerenv: no such file or directory",
 				"hostname"}},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
@@ -107,7 +107,7 @@ func TestSelfNotIdentified(t *testing.T) {
 	}
 	want := `cannot tell which container this is (mountinfo: no container id in /proc/self/mountinfo; ` +
 		`cgroup: id 5e2a0c2b6f1d from /proc/self/cgroup is not a container of this engine; ` +
-		`containerenv: cannot read /run/.containerenv: open testdata/docker-systemd-driver/run/.containerenv: no such file or directory; ` +
+		`containerenv: cannot read /run/.containerenv: no such file or directory; ` +
 		`hostname: container web matches "web" but its hostname is "other", so it is not this one); ` +
 		`is portenv running in a container of this engine? Otherwise pass --container NAME`
 	if err.Error() != want {

@@ -127,7 +127,12 @@ func (c *compose) Project() (string, error) { return c.label("project") }
 func (c *compose) Service() (string, error) { return c.label("service") }
 
 // Number is the replica's number in its service: 1, 2, 3 under --scale.
-func (c *compose) Number() (string, error) { return c.label("container-number") }
+func (c *compose) Number() (string, error) {
+	if _, ok := c.labels["com.docker.compose.container-number"]; !ok && c.labels["com.docker.compose.oneoff"] == "True" {
+		return "", errors.New("this container was started by docker-compose run, and Compose numbers only the replicas of docker-compose up, so .Compose.Number has no value")
+	}
+	return c.label("container-number")
+}
 
 // newData builds the template data of container c.
 func newData(c *discover.Container, info EngineInfo) *data {

@@ -25,7 +25,7 @@ func TestParseDelims(t *testing.T) {
 // expands {{ }} in a service's environment: {{ }} is then plain text.
 func TestDelimsInValues(t *testing.T) {
 	r := NewRenderer(testContainer(), Options{Delims: Delims{"[[", "]]"}})
-	v, err := r.Value("L", `PLAINTEXT://{{.Node.Hostname}}:[[port "9092"]] [[hostIP "53/udp"]]`)
+	v, err := r.Value("--set L", "L", `PLAINTEXT://{{.Node.Hostname}}:[[port "9092"]] [[hostIP "53/udp"]]`)
 	if want := "PLAINTEXT://{{.Node.Hostname}}:32769 127.0.0.1"; err != nil || v != want {
 		t.Errorf("got %q, %v; want %q", v, err, want)
 	}

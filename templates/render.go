@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,7 +96,59 @@ func (r *Renderer) funcs() template.FuncMap {
 		"shell":   shellQuote,
 		"dotenv":  dotenvValue,
 		"json":    jsonValue,
+		"index":   index,
 	}
+}
+
+// index replaces text/template's own, which gives an empty value for a key
+// a map does not have: {{(index .Networks "kafka_defualt").IP}} would
+// advertise an empty address instead of failing.
+func index(item any, keys ...any) (any, error) {
+	v := reflect.ValueOf(item)
+	for _, k := range keys {
+		switch v.Kind() {
+		case reflect.Map:
+			kv := reflect.ValueOf(k)
+			if !kv.IsValid() || !kv.Type().AssignableTo(v.Type().Key()) {
+				return nil, fmt.Errorf("index: %v is not a key of this map (write it as a quoted string)", k)
+			}
+			e := v.MapIndex(kv)
+			if !e.IsValid() {
+				names := make([]string, 0, v.Len())
+				for _, mk := range v.MapKeys() {
+					names = append(names, fmt.Sprint(mk.Interface()))
+				}
+				sort.Strings(names)
+				return nil, fmt.Errorf("index: no %q here; there are: %s", fmt.Sprint(k), strings.Join(names, ", "))
+			}
+			v = e
+		case reflect.Slice, reflect.Array:
+			i, ok := k.(int)
+			if !ok || i < 0 || i >= v.Len() {
+				return nil, fmt.Errorf("index: %v is not a position in a list of %d", k, v.Len())
+			}
+			v = v.Index(i)
+		default:
+			return nil, fmt.Errorf("index: cannot index %s", describe(v))
+		}
+	}
+	if !v.IsValid() {
+		return nil, nil
+	}
+	return v.Interface(), nil
+}
+
+func describe(v reflect.Value) string {
+	if !v.IsValid() {
+		return "nothing"
+	}
+	switch v.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Struct, reflect.Pointer:
+		return "an object (use its fields, such as .IP)"
+	}
+	return "a " + v.Kind().String()
 }
 
 func (r *Renderer) env(name string) string { return r.opt.Getenv(name) }
@@ -143,11 +197,12 @@ func Check(name, text string, d Delims) error {
 	return err
 }
 
-// Value renders the template text of --set NAME=TEXT.
-func (r *Renderer) Value(name, text string) (string, error) {
+// Value renders the template text of a --set NAME=TEXT rule; source names
+// the rule in messages ("--set NAME", "PORTENV_SET_NAME").
+func (r *Renderer) Value(source, name, text string) (string, error) {
 	var b strings.Builder
 	if err := r.render(&b, name, text, r.opt.Delims, nil); err != nil {
-		return "", fmt.Errorf("--set %s: %v", name, err)
+		return "", fmt.Errorf("%s: %v", source, err)
 	}
 	return b.String(), nil
 }

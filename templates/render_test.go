@@ -114,7 +114,7 @@ V='a b'; d {"V":"a b"}
 	if calls != 0 {
 		t.Errorf("the engine was asked for /info %d times by a template that does not use it", calls)
 	}
-	v, err := r.Value("H", "{{.Host.Name}} {{.Host.Name}}")
+	v, err := r.Value("--set H", "H", "{{.Host.Name}} {{.Host.Name}}")
 	if err != nil || v != "host-a host-a" || calls != 1 {
 		t.Errorf(".Host.Name: %q, %v, %d calls (want 1)", v, err, calls)
 	}
@@ -123,13 +123,13 @@ V='a b'; d {"V":"a b"}
 func TestSwarmData(t *testing.T) {
 	info := func() (string, string, error) { return "node-1", "10.0.0.9", nil }
 	r := NewRenderer(testContainer(), Options{Info: info})
-	if _, err := r.Value("S", "{{.Swarm.Service}}"); err == nil || !strings.Contains(err.Error(), "this container is not a Swarm task, so .Swarm has no value") {
+	if _, err := r.Value("--set S", "S", "{{.Swarm.Service}}"); err == nil || !strings.Contains(err.Error(), "this container is not a Swarm task, so .Swarm has no value") {
 		t.Errorf("outside Swarm: %v", err)
 	}
 	c := testContainer()
 	c.Swarm = &discover.SwarmTask{ServiceID: "s1", ServiceName: "kafka", Slot: 2}
 	r = NewRenderer(c, Options{Info: info})
-	v, err := r.Value("S", "{{.Swarm.Service}}.{{.Swarm.Slot}}@{{.Swarm.NodeAddr}}")
+	v, err := r.Value("--set S", "S", "{{.Swarm.Service}}.{{.Swarm.Slot}}@{{.Swarm.NodeAddr}}")
 	if err != nil || v != "kafka.2@10.0.0.9" {
 		t.Errorf("got %q, %v", v, err)
 	}
@@ -143,9 +143,49 @@ func TestValueErrors(t *testing.T) {
 		`{{.Nope}}`:        `--set N: template: N:1:2: at <.Nope>: no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)`,
 		`{{.Container.X}}`: `--set N: template: N:1:12: at <.Container.X>: no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)`,
 	} {
-		_, err := r.Value("N", text)
+		_, err := r.Value("--set N", "N", text)
 		if err == nil || (err.Error() != want && err.Error() != "--set N: "+want) {
 			t.Errorf("%s:\n got %v\nwant %s", text, err, want)
+		}
+	}
+}
+
+// Compose numbers the replicas of docker-compose up; a one-off container of
+// docker-compose run has a project and a service but no number.
+func TestCompose(t *testing.T) {
+	c := testContainer()
+	c.Labels = map[string]string{"com.docker.compose.project": "shop", "com.docker.compose.service": "kafka", "com.docker.compose.container-number": "3"}
+	if v, err := NewRenderer(c, Options{}).Value("--set N", "N", "{{.Compose.Project}}/{{.Compose.Service}}/{{.Compose.Number}}"); err != nil || v != "shop/kafka/3" {
+		t.Errorf("replica: %q, %v", v, err)
+	}
+	c.Labels = map[string]string{"com.docker.compose.project": "shop", "com.docker.compose.service": "kafka", "com.docker.compose.oneoff": "True"}
+	_, err := NewRenderer(c, Options{}).Value("--set N", "N", "{{.Compose.Number}}")
+	if want := "--set N: this container was started by docker-compose run, and Compose numbers only the replicas of docker-compose up, so .Compose.Number has no value"; err == nil || err.Error() != want {
+		t.Errorf("one-off: %v, want %s", err, want)
+	}
+	c.Labels = nil
+	_, err = NewRenderer(c, Options{}).Value("--set N", "N", "{{.Compose.Service}}")
+	if want := "--set N: this container was not started by Compose (it has no com.docker.compose.service label), so .Compose has no value"; err == nil || err.Error() != want {
+		t.Errorf("no compose: %v, want %s", err, want)
+	}
+}
+
+// index fails on a network the container is not on, rather than giving an
+// empty address.
+func TestIndex(t *testing.T) {
+	c := testContainer()
+	c.Networks = map[string]discover.Network{"kafka_default": {IP: "172.20.0.3"}, "bridge": {IP: "172.17.0.2"}}
+	r := NewRenderer(c, Options{})
+	if v, err := r.Value("--set X", "X", `{{(index .Networks "kafka_default").IP}} {{(index .Ports 2).HostPort}}`); err != nil || v != "172.20.0.3 32770" {
+		t.Errorf("got %q, %v", v, err)
+	}
+	for text, want := range map[string]string{
+		`{{(index .Networks "kafka_defualt").IP}}`: `--set X: index: no "kafka_defualt" here; there are: bridge, kafka_default`,
+		`{{index .Ports 7}}`:                       `--set X: index: 7 is not a position in a list of 3`,
+		`{{index .Container.Name 0}}`:              `--set X: index: cannot index a string`,
+	} {
+		if _, err := r.Value("--set X", "X", text); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %s", text, err, want)
 		}
 	}
 }

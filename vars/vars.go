@@ -69,7 +69,11 @@ func Build(c *discover.Container, cfg Config, r *templates.Renderer, lookupEnv f
 		if rule.IsPort {
 			v, err = portValue(c, rule, logf)
 		} else {
-			v, err = r.Value(rule.Name, rule.Template)
+			source := rule.Source
+			if source == "--set" {
+				source += " " + rule.Name
+			}
+			v, err = r.Value(source, rule.Name, rule.Template)
 		}
 		if err != nil {
 			return Result{}, err

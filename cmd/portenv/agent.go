@@ -22,7 +22,7 @@ type agentSettings struct {
 // It runs until SIGTERM or SIGINT, then exits 0.
 func runAgent(args []string, env environ, stdout, stderr io.Writer) int {
 	var s agentSettings
-	if err := readPrefixed(env, &s); err != nil {
+	if err := readSettings(env, &s); err != nil {
 		fmt.Fprintln(stderr, "portenv:", err)
 		return exitUsage
 	}
@@ -57,7 +57,7 @@ Flags:
 		})
 		return exitOK
 	case err != nil:
-		fmt.Fprintf(stderr, "portenv: agent: %v (portenv agent --help lists the flags)\n", err)
+		fmt.Fprintf(stderr, "portenv: agent: %s (portenv agent --help lists the flags)\n", flagError(err, fs))
 		return exitUsage
 	case fs.NArg() > 0:
 		fmt.Fprintf(stderr, "portenv: agent takes flags only (it was given %q); portenv agent --dir DIR\n", strings.Join(fs.Args(), " "))

@@ -73,8 +73,8 @@ func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 const setPrefix = "PORTENV_SET_"
 
 func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
-	s, err := readSettings(env)
-	if err != nil {
+	var s settings
+	if err := readSettings(env, &s); err != nil {
 		return nil, err
 	}
 	var ports, sets, tmpls repeated
@@ -106,7 +106,7 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 			printUsage(help, fs)
 			return nil, err
 		}
-		return nil, usagef("%v (portenv --help lists the flags)", err)
+		return nil, usagef("%s (portenv --help lists the flags)", flagError(err, fs))
 	}
 	c.command = fs.Args()
 	if len(tmpls) > 0 {
@@ -118,9 +118,9 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	from := func(flagName, variable string) string {
 		if given[flagName] {
-			return "--" + flagName
+			return "--" + flagName + " "
 		}
-		return "PORTENV_" + variable
+		return "PORTENV_" + variable + "="
 	}
 	switch {
 	case quiet && verbose:
@@ -136,20 +136,21 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 		return nil, usagef("PORTENV_LOG_LEVEL=%q: use error, info or debug", s.LogLevel)
 	}
 	if !slices.Contains(templates.Formats(), s.Format) {
-		return nil, usagef("%s %q: use one of %s", from("format", "FORMAT"), s.Format, strings.Join(templates.Formats(), ", "))
+		return nil, usagef("%s%q: use one of %s", from("format", "FORMAT"), s.Format, strings.Join(templates.Formats(), ", "))
 	}
 	if s.Timeout <= 0 {
-		return nil, usagef("%s %v: give a positive duration such as 10s", from("timeout", "TIMEOUT"), s.Timeout)
+		return nil, usagef("%s%v: give a positive duration such as 10s", from("timeout", "TIMEOUT"), s.Timeout)
 	}
 	if !vars.ValidName(s.Prefix + "PORT_1") {
-		return nil, usagef("%s %q: the variables it makes would not be valid names (letters, digits and _, not starting with a digit)", from("prefix", "PREFIX"), s.Prefix)
+		return nil, usagef("%s%q: the variables it makes would not be valid names (letters, digits and _, not starting with a digit)", from("prefix", "PREFIX"), s.Prefix)
 	}
 	if s.HostIP != "" && net.ParseIP(s.HostIP) == nil {
-		return nil, usagef("%s %q is not an IP address", from("host-ip", "HOST_IP"), s.HostIP)
+		return nil, usagef("%s%q is not an IP address", from("host-ip", "HOST_IP"), s.HostIP)
 	}
+	var err error
 	c.delims, err = templates.ParseDelims(s.Delims)
 	if err != nil {
-		return nil, usagef("%s %v", from("delims", "DELIMS"), err)
+		return nil, usagef("%s%v", from("delims", "DELIMS"), err)
 	}
 	c.outputs, err = outputs(s, from("template", "TEMPLATE"), len(c.command) > 0)
 	if err != nil {
@@ -202,39 +203,36 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 	return c, nil
 }
 
-// readSettings reads the PORTENV_ variables. An empty one (as
-// "PORTENV_TIMEOUT=" in a compose file leaves it) means the default, as
-// an absent one does.
-func readSettings(env environ) (settings, error) {
-	var s settings
-	err := readPrefixed(env, &s)
-	return s, err
-}
-
-// readPrefixed fills into, a struct of settings, from the PORTENV_
-// variables, as readSettings says.
-func readPrefixed(env environ, into any) error {
+// readSettings reads the PORTENV_ variables into s, a settings struct or
+// a smaller one with the fields a command uses. An empty one (as
+// "PORTENV_TIMEOUT=" in a compose file leaves it) means the default, as an
+// absent one does.
+func readSettings(env environ, s any) error {
 	for _, kv := range env {
 		if k, v, _ := strings.Cut(kv, "="); v == "" && strings.HasPrefix(k, "PORTENV_") {
 			os.Unsetenv(k)
 		}
 	}
-	err := envconfig.Process("portenv", into)
+	err := envconfig.Process("portenv", s)
 	var pe *envconfig.ParseError
 	if errors.As(err, &pe) {
-		accepted := "see portenv --help"
-		switch pe.TypeName {
-		case "bool":
-			accepted = "use true or false (or 1 or 0)"
-		case "time.Duration":
-			accepted = "write a duration such as 10s, 500ms or 2m"
-		}
-		return usagef("%s=%q: %s", pe.KeyName, pe.Value, accepted)
+		return usagef("%s=%q: %s", pe.KeyName, pe.Value, accepted(pe.TypeName))
 	}
 	if err != nil {
 		return usagef("%v", err)
 	}
 	return nil
+}
+
+// accepted says which values a flag or variable of a Go type takes.
+func accepted(typeName string) string {
+	switch typeName {
+	case "bool":
+		return "use true or false (or 1 or 0)"
+	case "time.Duration", "duration":
+		return "write a duration such as 10s, 500ms or 2m"
+	}
+	return "see portenv --help"
 }
 
 // outputs decides what a run writes: each --template SRC:DEST to its file,
@@ -251,11 +249,11 @@ func outputs(s settings, templateSource string, command bool) ([]output, error) 
 		src, dest, ok := strings.Cut(t, ":")
 		switch {
 		case ok && (src == "" || dest == ""):
-			return nil, usagef("%s %q: write it as SRC (the output) or SRC:DEST (a file written before COMMAND runs)", templateSource, t)
+			return nil, usagef("%s%q: write it as SRC (the output) or SRC:DEST (a file written before COMMAND runs)", templateSource, t)
 		case ok:
 			out = append(out, output{template: src, path: dest})
 		case main.template != "":
-			return nil, usagef("%s: only one template may be the output (%s and %s); give the others a destination as SRC:DEST", templateSource, main.template, src)
+			return nil, usagef("%s: only one template may be the output (%s and %s); give the others a destination as SRC:DEST", strings.TrimRight(templateSource, " ="), main.template, src)
 		default:
 			main.template = src
 		}
@@ -264,7 +262,7 @@ func outputs(s settings, templateSource string, command bool) ([]output, error) 
 	case main.path != "" || (!command && (main.template != "" || len(out) == 0)):
 		out = append(out, main)
 	case main.template != "":
-		return nil, usagef("%s %s: with a COMMAND nothing is printed; give the template a destination as %s:DEST, or -o FILE", templateSource, main.template, main.template)
+		return nil, usagef("%s%s: with a COMMAND nothing is printed; give the template a destination as %s:DEST, or -o FILE", templateSource, main.template, main.template)
 	}
 	seen := map[string]bool{}
 	for _, o := range out {
@@ -316,4 +314,43 @@ finds it: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_API_VERSION.
 Exit codes: 0 success, 1 discovery or output failed, 2 usage error,
 126 COMMAND not executable, 127 COMMAND not found.
 `)
+}
+
+// flagError says in portenv's words what the flag package refused: flags
+// named as they are written (--timeout, -o), and the values they take.
+func flagError(err error, fs *flag.FlagSet) string {
+	msg := err.Error()
+	dash := func(name string) string {
+		if len(name) == 1 {
+			return "-" + name
+		}
+		return "--" + name
+	}
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "unknown flag " + dash(strings.TrimPrefix(name, "-"))
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return dash(strings.TrimPrefix(name, "-")) + " needs a value"
+	}
+	// invalid value "5" for flag -timeout: ...; invalid boolean value
+	// "maybe" for -force: ...
+	if _, rest, ok := strings.Cut(msg, "value "); ok {
+		if value, rest, ok := strings.Cut(rest, " for "); ok {
+			name := strings.TrimPrefix(strings.TrimPrefix(rest, "flag "), "-")
+			name, _, _ = strings.Cut(name, ":")
+			typ := "string"
+			if f := fs.Lookup(name); f != nil {
+				if g, ok := f.Value.(flag.Getter); ok {
+					switch g.Get().(type) {
+					case bool:
+						typ = "bool"
+					case time.Duration:
+						typ = "duration"
+					}
+				}
+			}
+			return dash(name) + " " + value + ": " + accepted(typ)
+		}
+	}
+	return msg
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portenv/portenv/discover"
 )
@@ -130,19 +131,26 @@ func dockerPortSpec(s string) (discover.Port, error) {
 // it, and none of the variables or outputs of a run, so that no rule of
 // the image's environment can fail the lookup.
 func portConfig(env environ) (*config, error) {
-	s, err := readSettings(env)
-	if err != nil {
+	// Only what finding this container needs: the variables and outputs
+	// of a run play no part here, so their values are not even read.
+	var ps struct {
+		Container string
+		Timeout   time.Duration `default:"10s"`
+		LogLevel  string        `split_words:"true" default:"info"`
+	}
+	if err := readSettings(env, &ps); err != nil {
 		return nil, err
 	}
-	switch s.LogLevel {
+	switch ps.LogLevel {
 	case "error", "info", "debug":
 	default:
-		return nil, usagef("PORTENV_LOG_LEVEL=%q: use error, info or debug", s.LogLevel)
+		return nil, usagef("PORTENV_LOG_LEVEL=%q: use error, info or debug", ps.LogLevel)
 	}
-	if s.Timeout <= 0 {
-		return nil, usagef("PORTENV_TIMEOUT %v: give a positive duration such as 10s", s.Timeout)
+	if ps.Timeout <= 0 {
+		return nil, usagef("PORTENV_TIMEOUT=%v: give a positive duration such as 10s", ps.Timeout)
 	}
-	cfg := &config{settings: s}
+	cfg := &config{}
+	cfg.Container, cfg.Timeout, cfg.LogLevel = ps.Container, ps.Timeout, ps.LogLevel
 	cfg.vars.NoAuto = true
 	return cfg, nil
 }

@@ -71,6 +71,9 @@ func checkWritable(path string) error {
 }
 
 func createTemp(target string) (*os.File, error) {
+	if st, err := os.Stat(target); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("cannot write %s: it is a directory; give the path of a file, such as %s", target, filepath.Join(target, "vars.env"))
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp*")
 	if err != nil {
 		return nil, fmt.Errorf("cannot write %s: %v; check that the directory exists and is writable", target, unwrapPath(err))

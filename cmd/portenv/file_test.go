@@ -110,3 +110,25 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 		t.Errorf("data/ holds %q, want new.env and vars.env only", names)
 	}
 }
+
+// A directory where the file should be is refused before anything is
+// written, by a run and by doctor alike.
+func TestWriteFileOnDirectory(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{dir, link} {
+		want := "cannot write " + dir + ": it is a directory; give the path of a file, such as " + filepath.Join(dir, "vars.env")
+		if err := writeFile(path, []byte("A=1\n")); err == nil || err.Error() != want {
+			t.Errorf("writeFile(%s): %v, want %s", path, err, want)
+		}
+		if err := checkWritable(path); err == nil || err.Error() != want {
+			t.Errorf("checkWritable(%s): %v, want %s", path, err, want)
+		}
+	}
+	if names := dirEntries(t, dir); len(names) != 0 {
+		t.Errorf("the directory now holds %q", names)
+	}
+}

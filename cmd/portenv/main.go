@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -41,6 +42,10 @@ func run(args []string, env environ, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "version":
+			if len(args) > 1 {
+				fmt.Fprintf(stderr, "portenv: version takes no arguments (it was given %q)\n", strings.Join(args[1:], " "))
+				return exitUsage
+			}
 			fmt.Fprintln(stdout, "portenv", versionString())
 			return exitOK
 		case "help":
@@ -82,9 +87,16 @@ func run(args []string, env environ, stdout, stderr io.Writer) int {
 			log.Errorf("%v", err)
 			return exitFailure
 		}
-		log.Warnf("%v; going on without the variables (--optional)", err)
-		if s, err = withoutDiscovery(cfg, env, log); err != nil {
-			log.Errorf("%v", err)
+		var kept []string
+		var err2 error
+		s, kept, err2 = withoutDiscovery(cfg, env, log)
+		left := ""
+		if len(kept) > 0 {
+			left = ", leaving " + strings.Join(kept, ", ") + " as it was"
+		}
+		log.Warnf("%v; going on without the variables (--optional)%s", err, left)
+		if err2 != nil {
+			log.Errorf("%v", err2)
 			return exitFailure
 		}
 	}

@@ -99,10 +99,23 @@ func (s *session) fromDir(ctx context.Context, cfg *config, log logSink) (*disco
 }
 
 // withoutDiscovery is the session of a run whose discovery failed under
-// --optional: no container, no variables, the outputs rendered as ever.
-func withoutDiscovery(cfg *config, env environ, log logSink) (*session, error) {
+// --optional: no container and no variables. The formats are written, empty,
+// so that no value of an earlier start survives in -o's file; template
+// files, which need the container, are not rendered and keep what they
+// held. It returns the destinations so left.
+func withoutDiscovery(cfg *config, env environ, log logSink) (*session, []string, error) {
 	s := &session{container: &discover.Container{}}
-	return s, s.compute(cfg, env, log, nil)
+	c := *cfg
+	c.outputs = nil
+	var kept []string
+	for _, o := range cfg.outputs {
+		if o.template == "" {
+			c.outputs = append(c.outputs, o)
+		} else if o.path != "" {
+			kept = append(kept, o.path)
+		}
+	}
+	return s, kept, s.compute(&c, env, log, nil)
 }
 
 func (s *session) compute(cfg *config, env environ, log logSink, info templates.EngineInfo) error {
