@@ -128,8 +128,9 @@ func dockerPortSpec(s string) (discover.Port, error) {
 
 // portConfig is the configuration of docker port and portenv port: the
 // PORTENV_ variables that concern finding the container (through the
-// engine, or in the agent's records) and waiting for it, and none of the variables or outputs of a run, so that no rule of
-// the image's environment can fail the lookup.
+// engine, or in the agent's records) and waiting for it, and none of the
+// variables or outputs of a run, so that no rule of the image's
+// environment can fail the lookup.
 func portConfig(env environ) (*config, error) {
 	// Only what finding this container needs: the variables and outputs
 	// of a run play no part here, so their values are not even read.
