@@ -160,7 +160,7 @@ func (f *finder) byHostname() (*Container, error) {
 	}
 	ip, local, err := f.sharedAddress(c)
 	if err != nil || ip == "" {
-		why := "none of its addresses (" + strings.Join(c.addresses(), ", ") + ") is an address of this process (" + strings.Join(local, ", ") + ")"
+		why := "none of its addresses (" + strings.Join(c.addresses(), ", ") + ") is an address of this process (" + shortList(local, 4) + ")"
 		if err != nil {
 			why = "this process's addresses cannot be read: " + oneLine(err)
 		} else if len(c.addresses()) == 0 {
@@ -312,4 +312,12 @@ func readID(root, file string, parse func(io.Reader) (string, error)) (string, e
 	}
 	defer r.Close()
 	return parse(r)
+}
+
+// shortList joins the first n items, and counts the rest.
+func shortList(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
 }

@@ -286,7 +286,8 @@ echo ` + enginetest.Marker + `; exec sleep 600`
 		"5353/udp -> 127.0.0.1:" + enginetest.HostPort(t, other, "5353/udp") + "\n8080/tcp -> 0.0.0.0:" + enginetest.HostPort(t, other, "8080/tcp") + "\n== 0\n" +
 		"127.0.0.1:" + enginetest.HostPort(t, other, "5353/udp") + "\n== 0\n" +
 		"== 1\n== 1\n== 1\n"
-	version := enginetest.Docker(t, "run", "--rm", "--entrypoint", "/usr/bin/portenv", image, "version")
+	// "portenv dev (commit ..., built ...)": the shim names the version alone.
+	version := "portenv " + strings.Fields(enginetest.Docker(t, "run", "--rm", "--entrypoint", "/usr/bin/portenv", image, "version"))[1]
 	wantErr := "Error: No public port '9999/tcp' published for kafka-1\n" +
 		"Error: No such container: no-such-container-here\n" +
 		`docker: "docker ps" is not available: this docker is ` + version + ", which provides only docker port CONTAINER [PRIVATE_PORT[/PROTO]]; other commands need the Docker CLI\n" +

@@ -17,7 +17,7 @@ func execCommand(command []string, env environ, log *logger) int {
 	}
 	switch {
 	case strings.Contains(command[0], "/") && errors.Is(err, syscall.ENOENT):
-		log.Errorf("%s: no such file", command[0])
+		log.Errorf("%s: no such file in this container; check the path of the command, or give its name alone to search PATH", command[0])
 		return exitNotFound
 	case errors.Is(err, exec.ErrNotFound), errors.Is(err, syscall.ENOENT):
 		log.Errorf("%s: command not found (searched PATH=%s)", command[0], env.get("PATH"))
