@@ -245,24 +245,8 @@ func (e *Engine) Close() error { return e.cli.Close() }
 // Info asks the engine for the host's name and, in a Swarm, this node's
 // address. portenv asks only when a template uses them.
 func (e *Engine) Info(ctx context.Context) (name, nodeAddr string, err error) {
-	var info struct {
-		Name  string
-		Swarm struct{ NodeAddr string }
-	}
-	status, err := e.getDirect(ctx, "/v"+e.APIVersion+"/info", &info)
-	switch {
-	case status == http.StatusOK && err != nil:
-		return "", "", e.unreadable("GET /info", err)
-	case status == http.StatusOK:
-		return info.Name, info.Swarm.NodeAddr, nil
-	case status != 0:
-		return "", "", e.apiError("GET /info", err)
-	}
-	full, err := e.cli.Info(ctx)
-	if err != nil {
-		return "", "", e.apiError("GET /info", err)
-	}
-	return full.Name, full.Swarm.NodeAddr, nil
+	h, err := e.HostInfo(ctx)
+	return h.Name, h.SwarmNodeAddr, err
 }
 
 // NotFoundError says that the engine knows no container by that reference.
@@ -513,6 +497,9 @@ func (e *Engine) apiError(req string, err error) error {
 	}
 	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
 	if httpStatus(err) == http.StatusForbidden {
+		if req == "GET /events" || req == "GET /containers/json" {
+			return fmt.Errorf("the engine at %s forbade %s (403: %s); a socket proxy in front of the engine must allow portenv agent HEAD and GET on /_ping, /info, /events, /containers/json and /containers/{id}/json", e.Endpoint, req, msg)
+		}
 		return fmt.Errorf("the engine at %s forbade %s (403: %s); a socket proxy in front of the engine must allow HEAD and GET on /_ping and /containers/{id}/json, and /info when a template uses .Host.Name", e.Endpoint, req, msg)
 	}
 	return fmt.Errorf("%s at %s failed: %s", req, e.Endpoint, msg)

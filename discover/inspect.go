@@ -22,6 +22,7 @@ type inspectResponse struct {
 		Status    string
 		Running   bool
 		Paused    bool
+		Pid       int
 		StartedAt string
 	}
 	Config *struct {
@@ -32,6 +33,7 @@ type inspectResponse struct {
 	}
 	HostConfig *struct {
 		NetworkMode  string
+		PidMode      string
 		PortBindings map[string][]portBinding
 	}
 	NetworkSettings *struct {
@@ -55,7 +57,7 @@ type portBinding struct {
 func (raw *inspectResponse) container() (c *Container, pending []Port) {
 	c = &Container{ID: raw.ID, Name: strings.TrimPrefix(raw.Name, "/")}
 	if s := raw.State; s != nil {
-		c.Status, c.StartedAt = s.Status, s.StartedAt
+		c.Status, c.StartedAt, c.Pid = s.Status, s.StartedAt, s.Pid
 		if c.Status == "" && s.Running {
 			c.Status = "running" // engines before API 1.21 give no Status
 		}
@@ -65,7 +67,7 @@ func (raw *inspectResponse) container() (c *Container, pending []Port) {
 	}
 	var requested map[string][]portBinding
 	if hc := raw.HostConfig; hc != nil {
-		c.NetworkMode = hc.NetworkMode
+		c.NetworkMode, c.PidMode = hc.NetworkMode, hc.PidMode
 		c.HostNetwork = hc.NetworkMode == "host"
 		requested = hc.PortBindings
 	}
@@ -173,7 +175,10 @@ func decodeJSON(r io.Reader, into any) error {
 func jsonProblem(err error) string {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
+	var bp badPortError
 	switch {
+	case errors.As(err, &bp):
+		return bp.Error()
 	case errors.As(err, &te):
 		return fmt.Sprintf("its field %s holds a JSON %s where portenv expects a %s", te.Field, te.Value, jsonKind(te.Type.Kind()))
 	case errors.As(err, &se):

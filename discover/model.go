@@ -12,64 +12,74 @@ import (
 // Container is what portenv knows of one container: enough to name it and
 // to say how each of its ports is reached from outside. It deliberately
 // carries no Config.Env: that may hold secrets and portenv never needs it.
+//
+// Its JSON form is the container part of the records that `portenv agent`
+// writes (see Record); the names are part of that file format.
 type Container struct {
-	ID       string
-	Name     string // without the leading "/"
-	Hostname string
-	Image    string
-	Labels   map[string]string
+	ID       string            `json:"id"`
+	Name     string            `json:"name"` // without the leading "/"
+	Hostname string            `json:"hostname"`
+	Image    string            `json:"image"`
+	Labels   map[string]string `json:"labels,omitempty"`
 
 	// Status is State.Status: "running", "created", "exited", "paused", ...
-	Status string
+	Status string `json:"status"`
 	// StartedAt is State.StartedAt, which changes at every start.
-	StartedAt string
+	StartedAt string `json:"startedAt"`
+	// Pid is State.Pid, the host's id of the container's first process
+	// (0 when it is not running).
+	Pid int `json:"pid"`
+	// PidMode is HostConfig.PidMode: "" (or "private") for a process
+	// namespace of its own, "host", or "container:<id>".
+	PidMode string `json:"pidMode,omitempty"`
 
 	// NetworkMode is HostConfig.NetworkMode: "host", "none", "bridge",
 	// a network's name, or "container:<id>" when the network is another's.
-	NetworkMode string
+	NetworkMode string `json:"networkMode"`
 	// NetworkOf names the container whose network this one shares, when
 	// the network mode is container:<other>; Ports are then that one's.
-	NetworkOf string
+	// Records leave it out: the reader follows the network mode itself.
+	NetworkOf string `json:"-"`
 	// HostNetwork is true when the container uses the host's network, its
 	// own or through the container whose network it shares: its ports are
 	// reached on the host at their own numbers.
-	HostNetwork bool
+	HostNetwork bool `json:"hostNetwork,omitempty"`
 	// Networks are the networks the container is on, by name.
-	Networks map[string]Network
+	Networks map[string]Network `json:"networks,omitempty"`
 
 	// Ports holds every published binding, in a stable order: by protocol,
 	// container port, then IPv4 before IPv6. On the host's network, every
 	// exposed or requested port, at its own number.
-	Ports []Binding
+	Ports []Binding `json:"ports"`
 
 	// Exposed lists the container ports that the image or --expose
 	// declares, published or not, so that an error can tell "exposed but
 	// not published" from "unknown".
-	Exposed []Port
+	Exposed []Port `json:"exposed,omitempty"`
 
 	// Unpublishable lists the ports asked for with -p that the container's
 	// network can never publish (--network none, an internal network).
-	Unpublishable []Port
+	Unpublishable []Port `json:"unpublishable,omitempty"`
 
 	// Swarm is set when the container is a Swarm task.
-	Swarm *SwarmTask
+	Swarm *SwarmTask `json:"swarm,omitempty"`
 }
 
 // Network is one network a container is on.
 type Network struct {
-	IP      string // IPv4 address
-	IPv6    string
-	Gateway string
-	Aliases []string
+	IP      string   `json:"ip"` // IPv4 address
+	IPv6    string   `json:"ipv6,omitempty"`
+	Gateway string   `json:"gateway"`
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // SwarmTask names the Swarm service and slot a task container belongs to,
 // as its labels record them.
 type SwarmTask struct {
-	ServiceID   string
-	ServiceName string
-	Slot        int
-	NodeID      string
+	ServiceID   string `json:"serviceID"`
+	ServiceName string `json:"serviceName"`
+	Slot        int    `json:"slot,omitempty"`
+	NodeID      string `json:"nodeID"`
 }
 
 // ShortID is the id as docker ps shows it.

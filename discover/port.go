@@ -16,6 +16,26 @@ type Port struct {
 
 func (p Port) String() string { return strconv.Itoa(p.Num) + "/" + p.Proto }
 
+// MarshalText writes the port as Docker does, "9092/tcp".
+func (p Port) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText reads a port written as "9092/tcp".
+func (p *Port) UnmarshalText(b []byte) error {
+	q, err := ParsePort(string(b))
+	if err != nil {
+		return badPortError(b)
+	}
+	*p = q
+	return nil
+}
+
+// badPortError is a JSON port value that is no container port.
+type badPortError string
+
+func (e badPortError) Error() string {
+	return fmt.Sprintf("it holds %q where a container port such as \"9092/tcp\" belongs", string(e))
+}
+
 // PublishArg is how -p names the port: "9092" for tcp, "53/udp" otherwise.
 func (p Port) PublishArg() string {
 	if p.Proto == "tcp" {
@@ -44,9 +64,9 @@ func ParsePort(s string) (Port, error) {
 // Binding is one published port: container Port reached at
 // HostIP:HostPort.
 type Binding struct {
-	Port     Port
-	HostIP   string // as the engine reports it: "0.0.0.0", "::", "127.0.0.1", "" (every address)
-	HostPort int
+	Port     Port   `json:"port"`
+	HostIP   string `json:"hostIP"` // as the engine reports it: "0.0.0.0", "::", "127.0.0.1", "" (every address)
+	HostPort int    `json:"hostPort"`
 }
 
 // Wildcard reports whether the binding listens on every host address, so

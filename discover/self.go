@@ -60,19 +60,22 @@ func (e *Engine) Self(ctx context.Context, opt SelfOptions) (*Container, []Attem
 
 // finder is one search for this container; it records what it tried.
 type finder struct {
-	e     *Engine
-	ctx   context.Context
-	opt   SelfOptions
-	tried []Attempt
+	e   *Engine
+	ctx context.Context
+	opt SelfOptions
+	attempts
 }
 
-func (f *finder) note(method string, ok bool, format string, args ...any) {
-	f.tried = append(f.tried, Attempt{Method: method, Result: fmt.Sprintf(format, args...), OK: ok})
+// attempts records the ways tried, for Self and FromDir.
+type attempts struct{ tried []Attempt }
+
+func (a *attempts) note(method string, ok bool, format string, args ...any) {
+	a.tried = append(a.tried, Attempt{Method: method, Result: fmt.Sprintf(format, args...), OK: ok})
 }
 
 // fail records err as the outcome of method and returns it.
-func (f *finder) fail(method string, err error) error {
-	f.tried = append(f.tried, Attempt{Method: method, Result: err.Error()})
+func (a *attempts) fail(method string, err error) error {
+	a.tried = append(a.tried, Attempt{Method: method, Result: err.Error()})
 	return err
 }
 
@@ -218,15 +221,23 @@ func (c *Container) addresses() []string {
 	return out
 }
 
-// NotIdentifiedError says that no method found this container.
-type notIdentifiedError struct{ Tried []Attempt }
+// notIdentifiedError says that no method found this container.
+type notIdentifiedError struct {
+	Tried []Attempt
+	// Dir is the agent's directory when the search was FromDir's.
+	Dir string
+}
 
 func (e *notIdentifiedError) Error() string {
 	parts := make([]string, len(e.Tried))
 	for i, a := range e.Tried {
 		parts[i] = a.Method + ": " + a.Result
 	}
-	return "cannot tell which container this is (" + strings.Join(parts, "; ") + "); is portenv running in a container of this engine? Otherwise pass --container NAME"
+	msg := "cannot tell which container this is (" + strings.Join(parts, "; ") + ")"
+	if e.Dir != "" {
+		return msg + "; with --from, only /proc/self/mountinfo, /proc/self/cgroup and /run/.containerenv can name it (the hostname needs the engine to confirm it); is portenv running in a container? Otherwise pass --container ID or NAME, as the records in " + e.Dir + " name them"
+	}
+	return msg + "; is portenv running in a container of this engine? Otherwise pass --container NAME"
 }
 
 // followNetwork gives a container that shares another's network (network
@@ -289,7 +300,13 @@ func (f *finder) networkSharer(owner *Container) *Container {
 }
 
 func (f *finder) readID(file string, parse func(io.Reader) (string, error)) (string, error) {
-	r, err := os.Open(filepath.Join(f.opt.Root, file))
+	return readID(f.opt.Root, file, parse)
+}
+
+// readID reads a container id from file (under root) with parse: the
+// engine-free part of finding this container, shared by Self and FromDir.
+func readID(root, file string, parse func(io.Reader) (string, error)) (string, error) {
+	r, err := os.Open(filepath.Join(root, file))
 	if err != nil {
 		return "", err
 	}

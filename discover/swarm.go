@@ -1,6 +1,7 @@
 package discover
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -36,33 +37,50 @@ func swarmTask(labels map[string]string) *SwarmTask {
 // container has no bindings of its own: a task published in host mode has
 // them, as a plain container does.
 func (f *finder) ingressPorts(c *Container) error {
-	if c.Swarm == nil || len(c.Ports) > 0 || c.HostNetwork {
+	if !c.NeedsServicePorts() {
 		return nil
 	}
 	t := c.Swarm
 	req := "GET /services/" + t.ServiceID
-	var svc struct {
-		Endpoint struct{ Ports []swarm.PortConfig }
+	if err := f.e.ServicePorts(f.ctx, c); err != nil {
+		return f.fail("swarm", err)
 	}
-	status, err := f.e.getDirect(f.ctx, "/v"+f.e.APIVersion+"/services/"+t.ServiceID, &svc)
-	switch {
-	case status == http.StatusOK && err != nil:
-		return f.fail("swarm", f.e.unreadable(req, err))
-	case status != 0 && status != http.StatusOK:
-		return f.fail("swarm", f.e.serviceError(c, req, err))
-	case status == 0:
-		full, _, err := f.e.cli.ServiceInspectWithRaw(f.ctx, t.ServiceID, swarm.ServiceInspectOptions{})
-		if err != nil {
-			return f.fail("swarm", f.e.serviceError(c, req, err))
-		}
-		svc.Endpoint.Ports = full.Endpoint.Ports
-	}
-	c.Ports = serviceBindings(svc.Endpoint.Ports)
 	if len(c.Ports) == 0 {
 		f.note("swarm", true, "task of service %s, which publishes no port in ingress mode (%s)", t.ServiceName, req)
 		return nil
 	}
 	f.note("swarm", true, "task of service %s; its ingress ports read from the service (%s): %s", t.ServiceName, req, strings.Join(publishedList(c.Ports), ", "))
+	return nil
+}
+
+// NeedsServicePorts reports whether c is a Swarm task whose ports only its
+// service tells: one without bindings of its own, off the host's network.
+func (c *Container) NeedsServicePorts() bool {
+	return c.Swarm != nil && len(c.Ports) == 0 && !c.HostNetwork
+}
+
+// ServicePorts gives Swarm task c the ports its service publishes in
+// ingress mode, read with GET /services/{id}.
+func (e *Engine) ServicePorts(ctx context.Context, c *Container) error {
+	t := c.Swarm
+	req := "GET /services/" + t.ServiceID
+	var svc struct {
+		Endpoint struct{ Ports []swarm.PortConfig }
+	}
+	status, err := e.getDirect(ctx, "/v"+e.APIVersion+"/services/"+t.ServiceID, &svc)
+	switch {
+	case status == http.StatusOK && err != nil:
+		return e.unreadable(req, err)
+	case status != 0 && status != http.StatusOK:
+		return e.serviceError(c, req, err)
+	case status == 0:
+		full, _, err := e.cli.ServiceInspectWithRaw(ctx, t.ServiceID, swarm.ServiceInspectOptions{})
+		if err != nil {
+			return e.serviceError(c, req, err)
+		}
+		svc.Endpoint.Ports = full.Endpoint.Ports
+	}
+	c.Ports = serviceBindings(svc.Endpoint.Ports)
 	return nil
 }
 

@@ -34,6 +34,7 @@ type settings struct {
 	Optional  bool
 	HostIP    string `split_words:"true"`
 	Delims    string
+	From      string
 	LogLevel  string `split_words:"true" default:"info"`
 }
 
@@ -95,6 +96,7 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 	fs.BoolVar(&s.Optional, "optional", s.Optional, "if discovery fails, warn and still run COMMAND, without the variables (PORTENV_OPTIONAL)")
 	fs.StringVar(&s.HostIP, "host-ip", s.HostIP, "the `IP` to report for bindings on 0.0.0.0 / :: (PORTENV_HOST_IP)")
 	fs.StringVar(&s.Delims, "delims", s.Delims, "`LEFT,RIGHT` delimiters of --set and --template templates instead of {{,}}, such as '[[,]]' where Swarm would expand {{ }} (PORTENV_DELIMS)")
+	fs.StringVar(&s.From, "from", s.From, "read this container's bindings from `DIR`, where portenv agent writes them, instead of asking the engine: no socket needed (PORTENV_FROM)")
 	fs.BoolVar(&quiet, "q", false, "log errors only (PORTENV_LOG_LEVEL=error)")
 	fs.BoolVar(&verbose, "v", false, "log how the container was found and what was set (PORTENV_LOG_LEVEL=debug)")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
@@ -278,7 +280,9 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
   portenv [flags]                          print the variables (export lines for eval)
   portenv [flags] -o FILE [-- COMMAND...]  write the variables to FILE (then exec COMMAND)
   portenv [flags] --template SRC:DEST ... [-- COMMAND...]  render each template to its file (then exec)
+  portenv --from DIR [flags] [-- COMMAND]  the same, from the records of portenv agent, without the socket
   portenv port [-q] [PORT[/PROTO]]         this container's ports in docker port's format
+  portenv agent --dir DIR                  write every container's record to DIR (for --from), following the engine
   portenv doctor [flags]                   explain what portenv sees; OK only if the same run would succeed
   portenv help                             this text
   portenv version

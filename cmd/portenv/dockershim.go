@@ -127,14 +127,16 @@ func dockerPortSpec(s string) (discover.Port, error) {
 }
 
 // portConfig is the configuration of docker port and portenv port: the
-// PORTENV_ variables that concern finding the container and waiting for
-// it, and none of the variables or outputs of a run, so that no rule of
-// the image's environment can fail the lookup.
+// PORTENV_ variables that concern finding the container (through the
+// engine, or in the agent's records) and waiting for it, and none of the
+// variables or outputs of a run, so that no rule of the image's
+// environment can fail the lookup.
 func portConfig(env environ) (*config, error) {
 	// Only what finding this container needs: the variables and outputs
 	// of a run play no part here, so their values are not even read.
 	var ps struct {
 		Container string
+		From      string
 		Timeout   time.Duration `default:"10s"`
 		LogLevel  string        `split_words:"true" default:"info"`
 	}
@@ -150,7 +152,7 @@ func portConfig(env environ) (*config, error) {
 		return nil, usagef("PORTENV_TIMEOUT=%v: give a positive duration such as 10s", ps.Timeout)
 	}
 	cfg := &config{}
-	cfg.Container, cfg.Timeout, cfg.LogLevel = ps.Container, ps.Timeout, ps.LogLevel
+	cfg.Container, cfg.From, cfg.Timeout, cfg.LogLevel = ps.Container, ps.From, ps.Timeout, ps.LogLevel
 	cfg.vars.NoAuto = true
 	return cfg, nil
 }

@@ -30,9 +30,12 @@ func doctor(args []string, env environ, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "portenv:", err)
 		return exitUsage
 	}
-	if h := env.get(client.EnvOverrideHost); h != "" {
+	switch h := env.get(client.EnvOverrideHost); {
+	case cfg.From != "":
+		fmt.Fprintf(stdout, "Records: %s (--from: written by portenv agent; the engine is not asked)\n", cfg.From)
+	case h != "":
 		fmt.Fprintf(stdout, "Engine: %s (DOCKER_HOST)\n", h)
-	} else {
+	default:
 		fmt.Fprintf(stdout, "Engine: %s (the default; DOCKER_HOST is not set)\n", client.DefaultDockerHost)
 	}
 	notes := &noteLog{}
@@ -68,6 +71,8 @@ func report(w io.Writer, s *session, rootless bool, notes []string) {
 		if rootless {
 			fmt.Fprintln(w, "  runs rootless (GET /info): its port forwarder publishes the ports on the host, so the HOST_ values are the host's; this container's own addresses and {{gateway}} are in the engine's private network, from which the host's 127.0.0.1 is not reached")
 		}
+	}
+	if s.engine != nil || len(s.tried) > 0 {
 		fmt.Fprintln(w, "Finding this container (+ found, - did not):")
 	}
 	for _, a := range s.tried {
@@ -79,6 +84,13 @@ func report(w io.Writer, s *session, rootless bool, notes []string) {
 	}
 	if c := s.container; c != nil {
 		fmt.Fprintf(w, "Container: %s (id %s, hostname %s, image %s, network %s)\n", c.Name, c.ShortID(), c.Hostname, c.Image, c.NetworkMode)
+		if r := s.record; r != nil {
+			host := r.Host.Name
+			if host == "" {
+				host = "not recorded"
+			}
+			fmt.Fprintf(w, "Recorded by portenv agent: started %s, engine host %s\n", r.Container.StartedAt, host)
+		}
 		reportPorts(w, c)
 	}
 	for _, n := range notes {

@@ -55,6 +55,8 @@ func run(args []string, env environ, stdout, stderr io.Writer) int {
 			return doctor(args[1:], env, stdout, stderr)
 		case "port":
 			return portCommand(args[1:], env, stdout, stderr)
+		case "agent":
+			return runAgent(args[1:], env, stdout, stderr)
 		}
 	}
 	cfg, err := parseConfig(args, env, stdout)

@@ -12,12 +12,14 @@ import (
 	"github.com/portenv/portenv/vars"
 )
 
-// session is one pass of the pipeline: reach the engine, find the
-// container, compute the variables and render every output in memory. A
-// run then writes the outputs and execs; doctor presents the same session,
-// so the two cannot disagree.
+// session is one pass of the pipeline: find the container (through the
+// engine, or in the records of portenv agent with --from), compute the
+// variables and render every output in memory. A run then writes the
+// outputs and execs; doctor presents the same session, so the two cannot
+// disagree.
 type session struct {
-	engine    *discover.Engine // nil when it could not be reached
+	engine    *discover.Engine // nil when it could not be reached, or with --from
+	record    *discover.Record // with --from, this container's record once found
 	tried     []discover.Attempt
 	container *discover.Container
 	result    vars.Result
@@ -43,19 +45,19 @@ func prepare(ctx context.Context, cfg *config, env environ, log logSink) (*sessi
 	s := &session{}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	engine, err := discover.Connect(ctx)
-	if err != nil {
-		return s, err
+	var c *discover.Container
+	var info templates.EngineInfo
+	var err error
+	if cfg.From != "" {
+		c, info, err = s.fromDir(ctx, cfg, log)
+	} else {
+		var done func()
+		c, info, done, err = s.fromEngine(ctx, cfg, log)
+		// A --template file may still ask the engine (.Host.Name), so the
+		// connection lasts until every output is rendered.
+		defer done()
 	}
-	// A --template file may still ask the engine (.Host.Name), so the
-	// connection lasts until every output is rendered.
-	defer engine.Close()
-	s.engine = engine
-	engine.Warnf = log.Warnf
-	log.Debugf("engine %s, API %s", engine.Endpoint, engine.APIVersion)
-	c, tried, err := engine.Self(ctx, discover.SelfOptions{Container: cfg.Container})
-	s.tried = tried
-	for _, a := range tried {
+	for _, a := range s.tried {
 		log.Debugf("find container by %s: %s", a.Method, a.Result)
 	}
 	if err != nil {
@@ -65,7 +67,35 @@ func prepare(ctx context.Context, cfg *config, env environ, log logSink) (*sessi
 	if c.HostNetwork {
 		log.Infof("container %s uses the host's network, so the engine publishes nothing: its ports are reached on the host at their own numbers%s", c.Name, ownNumbers(c))
 	}
-	return s, s.compute(cfg, env, log, func() (string, string, error) { return engine.Info(ctx) })
+	return s, s.compute(cfg, env, log, info)
+}
+
+// fromEngine finds the container through the engine. done closes the
+// connection.
+func (s *session) fromEngine(ctx context.Context, cfg *config, log logSink) (*discover.Container, templates.EngineInfo, func(), error) {
+	engine, err := discover.Connect(ctx)
+	if err != nil {
+		return nil, nil, func() {}, err
+	}
+	s.engine = engine
+	engine.Warnf = log.Warnf
+	log.Debugf("engine %s, API %s", engine.Endpoint, engine.APIVersion)
+	c, tried, err := engine.Self(ctx, discover.SelfOptions{Container: cfg.Container})
+	s.tried = tried
+	info := func() (string, string, error) { return engine.Info(ctx) }
+	return c, info, func() { engine.Close() }, err
+}
+
+// fromDir finds the container in the records of portenv agent, without
+// the engine; the engine's host facts come from the record too.
+func (s *session) fromDir(ctx context.Context, cfg *config, log logSink) (*discover.Container, templates.EngineInfo, error) {
+	log.Debugf("reading the records of portenv agent in %s (--from); the engine is not asked", cfg.From)
+	c, rec, tried, err := discover.FromDir(ctx, discover.DirOptions{Dir: cfg.From, Container: cfg.Container, Debugf: log.Debugf})
+	s.tried, s.record = tried, rec
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, rec.HostName, nil
 }
 
 // withoutDiscovery is the session of a run whose discovery failed under

@@ -84,6 +84,25 @@ func TestKafkaCluster(t *testing.T) {
 		checkCluster(t, c)
 	})
 
+	t.Run("socketless", func(t *testing.T) {
+		// No broker has the socket: portenv agent, in its own container,
+		// writes each container's record to a volume that the brokers
+		// mount read-only, and portenv reads its own there (PORTENV_FROM).
+		records := startAgent(t, run+"-socketless", image)
+		c := startClusterWith(t, run+"-socketless", image, []string{"-v", records + ":/var/lib/portenv:ro", "-e", "PORTENV_FROM=/var/lib/portenv", "-e", "PORTENV_TIMEOUT=60s"}, func(id int) []string {
+			return []string{
+				"-e", `PORTENV_SET_KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://127.0.0.1:{{port "9092"}}`,
+				image, "--", "/broker",
+			}
+		})
+		for _, b := range c {
+			if mounts := mustDocker(t, "inspect", "--format", `{{range .Mounts}}{{.Destination}} {{end}}`, b.name); strings.Contains(mounts, "docker.sock") {
+				t.Fatalf("%s mounts %s", b.name, mounts)
+			}
+		}
+		checkCluster(t, c)
+	})
+
 	t.Run("without_portenv", func(t *testing.T) {
 		// The same cluster, started without portenv: each broker can only
 		// advertise the port it listens on inside its container.
@@ -244,6 +263,27 @@ func gobuild(t *testing.T, dir, out, pkg, arch string) {
 // image, and the command.
 func startCluster(t *testing.T, run, image string, args func(id int) []string) []broker {
 	t.Helper()
+	return startClusterWith(t, run, image, []string{"-v", "/var/run/docker.sock:/var/run/docker.sock"}, args)
+}
+
+// startAgent runs portenv agent with the Docker socket, writing the
+// records to a new volume, and returns the volume's name.
+func startAgent(t *testing.T, run, image string) string {
+	t.Helper()
+	volume := prefix + run + "-records"
+	mustDocker(t, "volume", "create", "--label", labelKey+"="+run, volume)
+	cleanup(t, "volume", "rm", "-f", volume)
+	name := prefix + run + "-agent"
+	mustDocker(t, "run", "-d", "--name", name, "--label", labelKey+"="+run,
+		"-v", "/var/run/docker.sock:/var/run/docker.sock:ro", "-v", volume+":/var/lib/portenv", image, "agent", "--dir", "/var/lib/portenv")
+	cleanup(t, "rm", "-f", "-v", name)
+	return volume
+}
+
+// startClusterWith is startCluster where engine is how each broker
+// learns its bindings: the socket, or the agent's records.
+func startClusterWith(t *testing.T, run, image string, engine []string, args func(id int) []string) []broker {
+	t.Helper()
 	volume := prefix + run + "-peers"
 	mustDocker(t, "volume", "create", "--label", labelKey+"="+run, volume)
 	cleanup(t, "volume", "rm", "-f", volume)
@@ -254,12 +294,12 @@ func startCluster(t *testing.T, run, image string, args func(id int) []string) [
 		runArgs := []string{
 			"run", "-d", "--name", name, "--label", labelKey + "=" + run,
 			"-p", "9092",
-			"-v", "/var/run/docker.sock:/var/run/docker.sock",
 			"-v", volume + ":/peers",
 			"-e", "KAFKA_BROKER_ID=" + strconv.Itoa(id),
 			"-e", "KAFKA_NUM_BROKERS=" + strconv.Itoa(numBrokers),
 			"-e", "KAFKA_TOPIC=" + topic,
 		}
+		runArgs = append(runArgs, engine...)
 		mustDocker(t, append(runArgs, args(id)...)...)
 		// Registered per container, so that containers are removed
 		// before the volume they use.

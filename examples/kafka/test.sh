@@ -7,8 +7,8 @@ set -euo pipefail
 dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$dir"
 
-# 1. docker-compose.yml is valid, and the portenv template reaches the
-#    container exactly as written.
+# 1. docker-compose.yml and docker-compose.socketless.yml are valid, and
+#    the portenv template reaches the container exactly as written.
 want='INSIDE://{{.Container.Hostname}}:29092,OUTSIDE://127.0.0.1:{{port "9092"}}'
 if command -v docker-compose >/dev/null 2>&1; then
 	compose=(docker-compose)
@@ -20,6 +20,7 @@ else
 	echo "test.sh: neither docker-compose nor 'docker compose' is installed" >&2
 	exit 1
 fi
+"${compose[@]}" -f docker-compose.socketless.yml config -q
 # The docker-shim profile brings in way 3's service, whose values are
 # checked too.
 compose+=(--profile docker-shim -f docker-compose.yml)

@@ -7,6 +7,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,8 +21,19 @@ import (
 )
 
 // Image is the tag of the test image: busybox at /bin (sh, env, cat, ...)
-// and portenv at /usr/local/bin/portenv.
-const Image = "portenv-test:e2e"
+// and portenv at /usr/local/bin/portenv. The tag names the checkout, so
+// that the tests of two checkouts run on one engine at once each use their
+// own binary, and a later run of the same checkout replaces its image.
+var Image = "portenv-test:e2e-" + checkoutTag()
+
+func checkoutTag() string {
+	root, err := filepath.Abs(RepoRoot())
+	if err != nil {
+		root = RepoRoot()
+	}
+	sum := sha256.Sum256([]byte(root))
+	return hex.EncodeToString(sum[:4])
+}
 
 // Busybox is the static busybox the image is made from (Debian's
 // busybox-static).

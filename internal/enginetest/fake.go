@@ -31,6 +31,11 @@ type Fake struct {
 	Containers map[string]any `json:"containers"`
 	Services   map[string]any `json:"services"`
 	Info       any            `json:"info"`
+	// List answers GET /containers/json.
+	List any `json:"list"`
+	// Events feeds GET /events: each value sent is written as one event
+	// of the stream (Event makes one). Cut ends the streams open.
+	Events chan any `json:"-"`
 	// Raw answers paths (without the version prefix) as they are, before
 	// the tables; "/_ping" replaces the usual OK.
 	Raw map[string]Answer `json:"raw"`
@@ -38,7 +43,86 @@ type Fake struct {
 	mu        sync.Mutex
 	requests  []string
 	versioned []string
+	queries   []string
 	conns     int
+	cut       chan struct{}
+}
+
+// SetContainer makes ref answer GET /containers/{ref}/json with v, or
+// 404 when v is nil, while the fake serves.
+func (f *Fake) SetContainer(ref string, v any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Containers == nil {
+		f.Containers = map[string]any{}
+	}
+	if v == nil {
+		delete(f.Containers, ref)
+		return
+	}
+	f.Containers[ref] = v
+}
+
+// Cut ends every GET /events stream open, as an engine going away does.
+func (f *Fake) Cut() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cut != nil {
+		close(f.cut)
+	}
+	f.cut = make(chan struct{})
+}
+
+// Queries lists the query strings of the requests, in order.
+func (f *Fake) Queries() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.queries...)
+}
+
+// Event is one event of GET /events as the engine writes it: a container
+// event, or for a network event the container it concerns.
+func Event(typ, action, id string) map[string]any {
+	actor := map[string]any{"ID": id}
+	if typ == "network" {
+		actor = map[string]any{"ID": "net", "Attributes": map[string]string{"container": id}}
+	}
+	return map[string]any{"Type": typ, "Action": action, "Actor": actor, "time": 1, "timeNano": 1}
+}
+
+func (f *Fake) cutSignal() chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cut == nil {
+		f.cut = make(chan struct{})
+	}
+	return f.cut
+}
+
+// streamEvents writes the values of f.Events until the stream is cut or
+// the client goes away.
+func (f *Fake) streamEvents(w http.ResponseWriter, r *http.Request) {
+	cut := f.cutSignal()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	fl, _ := w.(http.Flusher)
+	if fl != nil {
+		fl.Flush()
+	}
+	enc := json.NewEncoder(w)
+	for {
+		select {
+		case v := <-f.Events:
+			enc.Encode(v)
+			if fl != nil {
+				fl.Flush()
+			}
+		case <-cut:
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
 }
 
 // Answer is a status and a body, sent as they are.
@@ -98,6 +182,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests = append(f.requests, r.Method+" "+path)
 	f.versioned = append(f.versioned, r.Method+" "+r.URL.Path)
+	f.queries = append(f.queries, r.URL.RawQuery)
 	f.mu.Unlock()
 	minAPI, maxAPI := or(f.MinAPI, "1.24"), or(f.MaxAPI, "1.41")
 	w.Header().Set("Api-Version", maxAPI)
@@ -113,14 +198,23 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		send(w, Answer{http.StatusBadRequest, `{"message":"client version ` + version + ` is too old. Minimum supported API version is ` + minAPI + `, please upgrade your client to a newer version"}`})
 		return
 	}
+	if path == "/events" && f.Events != nil {
+		f.streamEvents(w, r)
+		return
+	}
 	var body any
-	if ref, ok := cut(path, "/containers/", "/json"); ok {
+	f.mu.Lock()
+	switch ref, isContainer := cut(path, "/containers/", "/json"); {
+	case path == "/containers/json":
+		body = f.List
+	case isContainer:
 		body = f.Containers[ref]
-	} else if id, ok := strings.CutPrefix(path, "/services/"); ok {
-		body = f.Services[id]
-	} else if path == "/info" {
+	case strings.HasPrefix(path, "/services/"):
+		body = f.Services[strings.TrimPrefix(path, "/services/")]
+	case path == "/info":
 		body = f.Info
 	}
+	f.mu.Unlock()
 	if fn, ok := body.(func() any); ok {
 		body = fn()
 	}

@@ -1,0 +1,461 @@
+package discover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+)
+
+// DirOptions steers FromDir.
+type DirOptions struct {
+	// Dir is the directory that `portenv agent` writes.
+	Dir string
+	// Container, when set, skips self-identification: the record of this
+	// container, by id, name or id prefix.
+	Container string
+	// Root is prefixed to /proc/... and /run/.containerenv; "" in
+	// production, a fixture directory in tests.
+	Root string
+	// Now and Boottime replace the wall clock and the time since boot,
+	// for tests.
+	Now      func() time.Time
+	Boottime func() (time.Duration, error)
+	// Debugf, when set, hears what the search waits for.
+	Debugf func(format string, args ...any)
+}
+
+// FromDir finds this container without the engine, in the directory of
+// records that `portenv agent` writes: it takes this container's id from
+// /proc/self/mountinfo, /proc/self/cgroup or /run/.containerenv, and
+// waits until ctx ends for the record of this container's current start,
+// never an earlier start's (see thisStart). It then follows a network mode
+// container:<other> to the other's record, and says at once when the
+// bindings cannot be used, as Self does. The attempts are returned whether
+// or not one succeeded; the record is returned once found.
+func FromDir(ctx context.Context, opt DirOptions) (*Container, *Record, []Attempt, error) {
+	d := &dirFinder{ctx: ctx, opt: opt, starts: map[int]time.Time{}}
+	if d.opt.Now == nil {
+		d.opt.Now = time.Now
+	}
+	if d.opt.Boottime == nil {
+		d.opt.Boottime = bootClock
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		d.wait = time.Until(dl).Round(100 * time.Millisecond)
+	}
+	rec, err := d.find()
+	if err != nil {
+		return nil, rec, d.tried, err
+	}
+	c := rec.Container
+	c, err = d.followNetwork(c)
+	if err == nil {
+		err = d.servicePorts(rec, c)
+	}
+	if err == nil {
+		err = c.Usable()
+	}
+	if err != nil {
+		return nil, rec, d.tried, err
+	}
+	return c, rec, d.tried, nil
+}
+
+// dirFinder is one search of the agent's directory; it records what it
+// tried.
+type dirFinder struct {
+	ctx    context.Context
+	opt    DirOptions
+	wait   time.Duration // the time given, for messages
+	starts map[int]time.Time
+	said   map[string]bool // Debugf lines already told
+	attempts
+}
+
+func (d *dirFinder) debugf(format string, args ...any) {
+	if d.opt.Debugf == nil {
+		return
+	}
+	line := fmt.Sprintf(format, args...)
+	if d.said == nil {
+		d.said = map[string]bool{}
+	}
+	if !d.said[line] {
+		d.said[line] = true
+		d.opt.Debugf("%s", line)
+	}
+}
+
+func (d *dirFinder) find() (*Record, error) {
+	dir := d.opt.Dir
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, d.fail("record", fmt.Errorf("the agent's directory %s (--from) does not exist in this container; mount there, read-only, the directory that portenv agent --dir writes (its volume: -v VOLUME:%s:ro)", dir, dir))
+	case err != nil:
+		return nil, d.fail("record", fmt.Errorf("cannot read the agent's directory %s (--from): %v", dir, oneLine(unwrapPath(err))))
+	case !st.IsDir():
+		return nil, d.fail("record", fmt.Errorf("--from %s is not a directory; give the directory that portenv agent --dir writes", dir))
+	}
+	if d.opt.Container != "" {
+		rec, err := d.byRef(d.opt.Container)
+		if err != nil {
+			return nil, d.fail("--container", err)
+		}
+		d.note("--container", true, "container %s (%s), recorded in %s", rec.Container.ShortID(), rec.Container.Name, RecordFile(dir, rec.Container.ID))
+		return rec, nil
+	}
+	ids, source := d.candidates()
+	if len(ids) == 0 {
+		return nil, &notIdentifiedError{Tried: d.tried, Dir: dir}
+	}
+	var rec *Record
+	var last lookState
+	err = d.poll(func() (bool, error) {
+		var err error
+		rec, last, err = d.look(ids)
+		return rec != nil, err
+	})
+	if err != nil {
+		return nil, d.fail("record", err)
+	}
+	if rec == nil {
+		return nil, d.fail("record", d.notFound(ids, source, last))
+	}
+	return rec, nil
+}
+
+// candidates reads this container's id as Self does, without the engine
+// to confirm it: the first of mountinfo, cgroup and containerenv that
+// names one. Where mountinfo names two, both are candidates, and the one
+// whose record is of this start is this container.
+func (d *dirFinder) candidates() (ids []string, source string) {
+	for _, s := range idSources {
+		id, err := readID(d.opt.Root, s.file, s.parse)
+		var amb *ambiguousError
+		switch {
+		case errors.As(err, &amb):
+			d.note(s.method, true, "ids %s from %s; the one whose record is of this start is this container", strings.Join(shortIDs(amb.IDs), ", "), s.file)
+			return amb.IDs, s.file
+		case err != nil:
+			d.note(s.method, false, "cannot read %s: %s", s.file, oneLine(err))
+		case id == "":
+			d.note(s.method, false, "no container id in %s", s.file)
+		default:
+			d.note(s.method, true, "id %s from %s", shortID(id), s.file)
+			return []string{id}, s.file
+		}
+	}
+	return nil, ""
+}
+
+// lookState is what one look at the directory found short of a record of
+// this start: records of earlier starts, and why they are.
+type lookState struct {
+	earlier []*Record
+	why     []string
+}
+
+// look returns the record of this start among those of ids, or nil. Where
+// only earlier starts' records are there, a container whose network mode
+// is theirs (container:<id>) and whose record is of this start is this
+// container: the engine mounts the network owner's /etc/hostname, hosts
+// and resolv.conf into it, so mountinfo names the owner.
+func (d *dirFinder) look(ids []string) (*Record, lookState, error) {
+	var st lookState
+	var current []*Record
+	var whys []string
+	for _, id := range ids {
+		rec, err := d.read(id)
+		if err != nil {
+			return nil, st, err
+		}
+		if rec == nil {
+			d.debugf("waiting for %s: the agent has written none yet", RecordFile(d.opt.Dir, id))
+			continue
+		}
+		ok, why, err := d.thisStart(rec)
+		if err != nil {
+			return nil, st, err
+		}
+		if ok {
+			current, whys = append(current, rec), append(whys, why)
+		} else {
+			st.earlier, st.why = append(st.earlier, rec), append(st.why, why)
+			d.debugf("waiting for %s of this start: %s", RecordFile(d.opt.Dir, id), why)
+		}
+	}
+	sharing := false
+	if len(current) == 0 && len(st.earlier) > 0 {
+		var err error
+		current, whys, err = d.sharersOf(st.earlier)
+		if err != nil {
+			return nil, st, err
+		}
+		sharing = len(current) > 0
+	}
+	switch len(current) {
+	case 0:
+		return nil, st, nil
+	case 1:
+		c := current[0].Container
+		if sharing {
+			d.note("record", true, "container %s (%s) in %s, which uses the network of container %s, the one the mounts name; %s", c.ShortID(), c.Name, RecordFile(d.opt.Dir, c.ID), st.earlier[0].Container.Name, whys[0])
+		} else {
+			d.note("record", true, "container %s (%s) in %s; %s", c.ShortID(), c.Name, RecordFile(d.opt.Dir, c.ID), whys[0])
+		}
+		return current[0], st, nil
+	}
+	names := make([]string, len(current))
+	for i, r := range current {
+		names[i] = r.Container.ShortID() + " (" + r.Container.Name + ")"
+	}
+	return nil, st, fmt.Errorf("the records of %d containers in %s could each be this container's (%s); portenv never guesses: pass --container ID", len(current), d.opt.Dir, strings.Join(names, ", "))
+}
+
+// sharersOf returns the records of this start of the containers that use
+// the network of one of owners.
+func (d *dirFinder) sharersOf(owners []*Record) (found []*Record, whys []string, err error) {
+	modes := map[string]bool{}
+	for _, o := range owners {
+		modes["container:"+o.Container.ID] = true
+		modes["container:"+o.Container.Name] = true
+	}
+	for _, rec := range d.records() {
+		if !modes[rec.Container.NetworkMode] {
+			continue
+		}
+		ok, why, err := d.thisStart(rec)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			found, whys = append(found, rec), append(whys, why)
+		}
+	}
+	return found, whys, nil
+}
+
+// thisStart tells whether rec is of the current start of the container
+// portenv runs in, were it that container's record.
+//
+// The engine records a container's start time (State.StartedAt) after it
+// has created the container's first process, and a new start creates a
+// new first process, after the previous start's processes have ended. So
+// a record is of this start when its start time is no earlier than this
+// container's first process: with a process namespace of its own (the
+// default), process 1 of this process's /proc; on the host's (--pid
+// host), the process the record names (State.Pid). A record of an earlier
+// start holds a start time from before that process existed.
+func (d *dirFinder) thisStart(rec *Record) (bool, string, error) {
+	c := rec.Container
+	file := RecordFile(d.opt.Dir, c.ID)
+	started, err := time.Parse(time.RFC3339Nano, c.StartedAt)
+	if err != nil {
+		return false, "", &BadRecordError{File: file, Err: fmt.Errorf("its startedAt %q is not a time", c.StartedAt)}
+	}
+	pid := 1
+	switch c.PidMode {
+	case "", "private":
+	case "host":
+		if c.Pid <= 0 {
+			return false, fmt.Sprintf("it records the start at %s, and no process (status %s)", c.StartedAt, c.Status), nil
+		}
+		pid = c.Pid
+	default:
+		return false, "", fmt.Errorf("container %s shares the process namespace of another (--pid %s), where portenv cannot tell the record of its current start from an earlier start's; give it a process namespace of its own, or mount the engine's socket instead of using --from", c.Name, c.PidMode)
+	}
+	forked, err := d.processStart(pid)
+	switch {
+	case pid != 1 && errors.Is(err, fs.ErrNotExist):
+		return false, fmt.Sprintf("it records the start at %s, by process %d, which is gone", c.StartedAt, pid), nil
+	case err != nil:
+		return false, "", fmt.Errorf("cannot tell when this container started, which tells the record of this start from an earlier start's: %v", oneLine(err))
+	case started.Before(forked):
+		return false, fmt.Sprintf("it records the start at %s, before this container's first process started (%s)", c.StartedAt, formatTime(forked)), nil
+	}
+	return true, fmt.Sprintf("it records the start at %s, this start (the container's first process started %s)", c.StartedAt, formatTime(forked)), nil
+}
+
+func (d *dirFinder) processStart(pid int) (time.Time, error) {
+	if t, ok := d.starts[pid]; ok {
+		return t, nil
+	}
+	t, err := processStart(d.opt.Root, pid, d.opt.Now, d.opt.Boottime)
+	if err == nil {
+		d.starts[pid] = t
+	}
+	return t, err
+}
+
+// formatTime writes the start of a process, known to 10 ms.
+func formatTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.00Z07:00")
+}
+
+// read returns the record of container id, or nil when there is none.
+func (d *dirFinder) read(id string) (*Record, error) {
+	file := RecordFile(d.opt.Dir, id)
+	f, err := os.Open(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %v; the agent's records must be readable by this process (uid %d)", file, oneLine(unwrapPath(err)), os.Getuid())
+	}
+	defer f.Close()
+	rec, err := DecodeRecord(f)
+	if err != nil {
+		return nil, &BadRecordError{File: file, Err: err}
+	}
+	if rec.Container.ID != id {
+		return nil, &BadRecordError{File: file, Err: fmt.Errorf("it holds container %s, not the one its name says", rec.Container.ShortID())}
+	}
+	return rec, nil
+}
+
+// records reads every record of the directory, leaving out what is not
+// one: a record that cannot be read is reported where it is asked for.
+func (d *dirFinder) records() []*Record {
+	entries, err := os.ReadDir(d.opt.Dir)
+	if err != nil {
+		return nil
+	}
+	var out []*Record
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || !isID(id) {
+			continue
+		}
+		if rec, err := d.read(id); err == nil && rec != nil {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// byRef waits for the record of the container named ref, as docker names
+// containers: full id, name, or a prefix of one id.
+func (d *dirFinder) byRef(ref string) (*Record, error) {
+	var rec *Record
+	err := d.poll(func() (bool, error) {
+		var err error
+		rec, err = d.lookupRef(ref)
+		return rec != nil, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, fmt.Errorf("no record of container %q in %s within %s (--timeout); check the id or name (docker ps lists them), and that portenv agent --dir writes this directory", ref, d.opt.Dir, d.wait)
+	}
+	return rec, nil
+}
+
+func (d *dirFinder) lookupRef(ref string) (*Record, error) {
+	ref = strings.TrimPrefix(ref, "/")
+	if isID(ref) {
+		return d.read(ref)
+	}
+	var named, prefixed []*Record
+	for _, rec := range d.records() {
+		switch {
+		case rec.Container.Name == ref:
+			named = append(named, rec)
+		case ref != "" && strings.HasPrefix(rec.Container.ID, ref):
+			prefixed = append(prefixed, rec)
+		}
+	}
+	switch {
+	case len(named) == 1:
+		return named[0], nil
+	case len(prefixed) == 1:
+		return prefixed[0], nil
+	case len(named)+len(prefixed) > 1:
+		return nil, fmt.Errorf("%q names %d containers recorded in %s; give more of the id", ref, len(named)+len(prefixed), d.opt.Dir)
+	}
+	return nil, nil
+}
+
+// poll calls try every little while until it is done, fails, or ctx ends.
+func (d *dirFinder) poll(try func() (bool, error)) error {
+	wait := 20 * time.Millisecond
+	for {
+		done, err := try()
+		if done || err != nil {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-d.ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		if wait < 200*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+func (d *dirFinder) notFound(ids []string, source string, st lookState) error {
+	dir := d.opt.Dir
+	if len(st.earlier) > 0 {
+		c := st.earlier[0].Container
+		return fmt.Errorf("the record of container %s (%s) in %s is of an earlier start: %s; the agent wrote none of this start within %s (--timeout): is portenv agent still running? (its container's logs tell)", c.ShortID(), c.Name, dir, st.why[0], d.wait)
+	}
+	who := "container " + shortID(ids[0])
+	if len(ids) > 1 {
+		who = "containers " + strings.Join(shortIDs(ids), " or ")
+	}
+	n := len(d.records())
+	if n == 0 {
+		return fmt.Errorf("no record of %s (the id in %s) in %s within %s (--timeout), and none of any other container: is portenv agent --dir running, with the engine's socket, and is %s the directory it writes (its volume, mounted here)?", who, source, dir, d.wait, dir)
+	}
+	return fmt.Errorf("no record of %s (the id in %s) in %s within %s (--timeout), which holds the records of %d other containers: is portenv agent still running, and does it read the engine that runs this container?", who, source, dir, d.wait, n)
+}
+
+// followNetwork gives a container that shares another's network (network
+// mode container:<other>) that container's ports, from its record.
+func (d *dirFinder) followNetwork(c *Container) (*Container, error) {
+	other, ok := strings.CutPrefix(c.NetworkMode, "container:")
+	if !ok {
+		return c, nil
+	}
+	o, err := d.byRef(other)
+	if err != nil {
+		return nil, d.fail("network", fmt.Errorf("container %s uses the network of container %s, whose record cannot be read: %w", c.Name, other, err))
+	}
+	d.note("network", true, "shares the network of container %s; its published ports are used (from %s)", o.Container.Name, RecordFile(d.opt.Dir, o.Container.ID))
+	oc := o.Container
+	c.Ports, c.Exposed, c.NetworkOf, c.HostNetwork, c.Networks = oc.Ports, oc.Exposed, oc.Name, oc.HostNetwork, oc.Networks
+	return c, nil
+}
+
+// servicePorts reports why a Swarm task published in ingress mode has no
+// ports: only a manager's API tells them, and the agent could not ask.
+func (d *dirFinder) servicePorts(rec *Record, c *Container) error {
+	if !c.NeedsServicePorts() {
+		return nil
+	}
+	if rec.ServicePortsError != "" {
+		return d.fail("swarm", errors.New(rec.ServicePortsError))
+	}
+	d.note("swarm", true, "task of service %s, which publishes no port in ingress mode (as the agent read the service)", c.Swarm.ServiceName)
+	return nil
+}
+
+// BadRecordError says that a file of the agent's directory is not a
+// record this portenv reads.
+type BadRecordError struct {
+	File string
+	Err  error
+}
+
+func (e *BadRecordError) Error() string {
+	return fmt.Sprintf("%s is not a record portenv can read: %v; portenv agent writes only whole records, so check what else writes in that directory (restarting the agent writes every record again)", e.File, e.Err)
+}

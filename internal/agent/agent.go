@@ -1,0 +1,390 @@
+// Package agent is the host side of portenv's socketless mode: with the
+// engine's socket, it keeps one record per container in a directory
+// (discover.Record, as DIR/<id>.json), following the engine's events, so
+// that workloads read their own record there without any access to the
+// engine (discover.FromDir).
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/portenv/portenv/discover"
+)
+
+// Logger receives what the agent tells.
+type Logger interface {
+	Warnf(format string, args ...any)
+	Infof(format string, args ...any)
+	Debugf(format string, args ...any)
+}
+
+// Options steer Run.
+type Options struct {
+	// Dir is the directory of the records.
+	Dir string
+	// Wait bounds the first connection to the engine; after one has
+	// succeeded, the agent reconnects for as long as it runs.
+	Wait time.Duration
+	Log  Logger
+	// MinBackoff and MaxBackoff bound the wait between reconnections;
+	// defaults 100 ms and 5 s.
+	MinBackoff, MaxBackoff time.Duration
+	// InspectWait bounds the reading of one container, ports not yet
+	// bound included; default 5 s.
+	InspectWait time.Duration
+}
+
+// Run keeps the records until ctx ends, then returns nil. It returns an
+// error when the directory cannot be written or the engine cannot be
+// reached at first.
+func Run(ctx context.Context, opt Options) error {
+	if opt.MinBackoff <= 0 {
+		opt.MinBackoff = 100 * time.Millisecond
+	}
+	if opt.MaxBackoff <= 0 {
+		opt.MaxBackoff = 5 * time.Second
+	}
+	if opt.InspectWait <= 0 {
+		opt.InspectWait = 5 * time.Second
+	}
+	a := &agent{opt: opt, log: opt.Log}
+	if err := a.prepareDir(); err != nil {
+		return err
+	}
+	backoff := opt.MinBackoff
+	for {
+		start := time.Now()
+		synced, err := a.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !a.connected {
+			return err
+		}
+		// A connection that served a while is followed at once; one that
+		// fails as soon as it is made (a proxy refusing GET /events) is
+		// not tried again and again in a tight loop.
+		if synced && time.Since(start) > stableSession {
+			backoff = opt.MinBackoff
+		}
+		a.log.Warnf("%v; reconnecting in %s", err, backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, opt.MaxBackoff)
+	}
+}
+
+type agent struct {
+	opt       Options
+	log       Logger
+	connected bool // once the engine has answered
+	endpoint  string
+	host      discover.RecordHost
+	manager   bool
+}
+
+// prepareDir makes the directory, removes the temporary files a stopped
+// agent may have left, and checks that records can be written.
+func (a *agent) prepareDir() error {
+	dir := a.opt.Dir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot make the records' directory %s: %v; give portenv agent --dir a writable directory (a volume mounted read-write)", dir, unwrap(err))
+	}
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), ".json.tmp") {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	f, err := os.CreateTemp(dir, ".probe.json.tmp*")
+	if err != nil {
+		return fmt.Errorf("cannot write in the records' directory %s: %v; give portenv agent --dir a writable directory (a volume mounted read-write)", dir, unwrap(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// session connects, records every container, and follows the engine's
+// events until the connection fails. synced says whether the records were
+// brought up to date in this session.
+func (a *agent) session(ctx context.Context) (synced bool, err error) {
+	wait := a.opt.Wait
+	if a.connected {
+		wait = 30 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(ctx, wait)
+	e, err := discover.Connect(cctx)
+	cancel()
+	if err != nil && a.connected {
+		return false, fmt.Errorf("cannot reach the engine again: %w", err)
+	}
+	if err != nil {
+		return false, err
+	}
+	defer e.Close()
+	e.Warnf = a.log.Warnf
+	a.connected, a.endpoint = true, e.Endpoint
+	a.log.Debugf("connected to the engine at %s, API %s", e.Endpoint, e.APIVersion)
+	since := a.askHost(ctx, e, a.log.Warnf)
+	// Events are asked for from before the listing, in the engine's
+	// clock, so that none between the two is missed; one seen twice is
+	// only recorded twice.
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	changes, failed := e.Follow(fctx, since.Add(-time.Second))
+	n, err := a.sync(ctx, e, failed)
+	if err != nil {
+		return false, err
+	}
+	a.log.Infof("recorded %d running containers in %s (engine %s, API %s, host %s); following the engine's events", n, a.opt.Dir, e.Endpoint, e.APIVersion, orNone(a.host.Name))
+	// Without the host's name, the records cannot give .Host.Name: it is
+	// asked for again now and then, and once known every record is
+	// written again.
+	var askAgain <-chan time.Time
+	if a.host.Name == "" {
+		t := time.NewTicker(hostRetry)
+		defer t.Stop()
+		askAgain = t.C
+	}
+	for {
+		select {
+		case ch, ok := <-changes:
+			if !ok {
+				return true, <-failed
+			}
+			a.update(ctx, e, ch.ID, ch.Action)
+		case err := <-failed:
+			return true, err
+		case <-askAgain:
+			if a.askHost(ctx, e, a.log.Debugf); a.host.Name != "" {
+				askAgain = nil
+				a.log.Infof("the engine told its host's name, %s; writing every record again", a.host.Name)
+				if _, err := a.sync(ctx, e, failed); err != nil {
+					return true, err
+				}
+			}
+		}
+	}
+}
+
+// stableSession is how long a connection must have served for the next
+// one to be tried without backoff.
+const stableSession = 10 * time.Second
+
+// hostRetry is how often GET /info is asked again after it failed.
+var hostRetry = 30 * time.Second
+
+// askHost asks the engine for its host's name, Swarm role and clock (GET
+// /info), within a few seconds: the records should not wait for it. A
+// failure is told to logf. It returns the engine's time, or this
+// process's where the engine did not tell.
+func (a *agent) askHost(ctx context.Context, e *discover.Engine, logf func(string, ...any)) time.Time {
+	ictx, cancel := context.WithTimeout(ctx, a.opt.InspectWait)
+	defer cancel()
+	hi, err := e.HostInfo(ictx)
+	if err != nil {
+		if ictx.Err() != nil {
+			err = fmt.Errorf("the engine at %s did not answer GET /info within %s", e.Endpoint, a.opt.InspectWait)
+		}
+		a.host, a.manager = discover.RecordHost{Error: err.Error()}, false
+		logf("%v; the records hold no engine host name (so .Host.Name fails with --from) until it answers", err)
+		return time.Now()
+	}
+	a.host, a.manager = discover.RecordHost{Name: hi.Name, SwarmNodeAddr: hi.SwarmNodeAddr}, hi.SwarmManager
+	if hi.Time.IsZero() {
+		return time.Now()
+	}
+	return hi.Time
+}
+
+// sync records every running container, and brings up to date the
+// records of the others: a container that stopped or went away while the
+// agent was not following.
+func (a *agent) sync(ctx context.Context, e *discover.Engine, failed <-chan error) (int, error) {
+	a.log.Debugf("listing the running containers")
+	ids, err := e.Running(ctx)
+	if err != nil {
+		return 0, err
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		select {
+		case err := <-failed:
+			return 0, err
+		default:
+		}
+		seen[id] = true
+		a.update(ctx, e, id, "list")
+	}
+	entries, err := os.ReadDir(a.opt.Dir)
+	if err != nil {
+		return 0, fmt.Errorf("cannot list the records' directory %s: %v", a.opt.Dir, unwrap(err))
+	}
+	for _, ent := range entries {
+		id, ok := strings.CutSuffix(ent.Name(), ".json")
+		if !ok || seen[id] || !fullID(id) {
+			continue
+		}
+		a.update(ctx, e, id, "catch-up")
+	}
+	return len(ids), nil
+}
+
+// update brings the record of container id up to date after event
+// action: rewritten with what the engine says now, or removed when the
+// container is gone.
+func (a *agent) update(ctx context.Context, e *discover.Engine, id, action string) {
+	if action == "destroy" {
+		a.remove(id, "destroyed")
+		return
+	}
+	ictx, cancel := context.WithTimeout(ctx, a.opt.InspectWait)
+	defer cancel()
+	c, err := e.Inspect(ictx, id)
+	var nf *discover.NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		a.remove(id, "the engine no longer has it")
+		return
+	case err != nil:
+		a.log.Warnf("cannot record container %s (%s): %v", shortID(id), action, err)
+		return
+	}
+	file := discover.RecordFile(a.opt.Dir, c.ID)
+	if !live(c.Status) {
+		// A container that never ran gets no record; one that stopped
+		// keeps its record, which now says so.
+		if _, err := os.Stat(file); err != nil {
+			return
+		}
+	}
+	rec := &discover.Record{Version: discover.RecordVersion, Host: a.host, Container: c}
+	if c.NeedsServicePorts() && live(c.Status) {
+		if a.manager {
+			if err := e.ServicePorts(ictx, c); err != nil {
+				rec.ServicePortsError = err.Error()
+			}
+		} else {
+			rec.ServicePortsError = fmt.Sprintf("container %s is a task of Swarm service %s, published in ingress mode: its ports belong to the service, which only a Swarm manager's API tells, and portenv agent on this node reads a worker (%s); publish the service's ports in host mode (mode: host in a stack file), where each task has bindings of its own", c.Name, c.Swarm.ServiceName, a.endpoint)
+		}
+	}
+	changed, err := a.write(file, rec)
+	switch {
+	case err != nil:
+		a.log.Warnf("%v", err)
+	case changed && action == "list":
+		a.log.Debugf("recorded %s", describe(c))
+	case changed:
+		a.log.Infof("recorded %s (%s)", describe(c), action)
+	}
+}
+
+func live(status string) bool {
+	return status == "running" || status == "paused" || status == "restarting"
+}
+
+// write writes rec to file atomically, unless the file holds it already.
+func (a *agent) write(file string, rec *discover.Record) (bool, error) {
+	data, err := rec.Encode()
+	if err != nil {
+		return false, fmt.Errorf("cannot encode the record of container %s: %v", rec.Container.Name, err)
+	}
+	if old, err := os.ReadFile(file); err == nil && bytes.Equal(old, data) {
+		return false, nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp*")
+	if err != nil {
+		return false, fmt.Errorf("cannot write %s: %v", file, unwrap(err))
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return false, fmt.Errorf("cannot write %s: %v", file, unwrap(err))
+	}
+	return true, nil
+}
+
+func (a *agent) remove(id, why string) {
+	err := os.Remove(discover.RecordFile(a.opt.Dir, id))
+	switch {
+	case err == nil:
+		a.log.Infof("removed the record of container %s (%s)", shortID(id), why)
+	case !errors.Is(err, os.ErrNotExist):
+		a.log.Warnf("cannot remove the record of container %s: %v", shortID(id), unwrap(err))
+	}
+}
+
+// describe says in a line what a record holds.
+func describe(c *discover.Container) string {
+	ports := make([]string, len(c.Ports))
+	for i, b := range c.Ports {
+		ports[i] = b.Port.String() + " -> " + b.Addr("")
+	}
+	list := "no published port"
+	if len(ports) > 0 {
+		list = strings.Join(ports, ", ")
+	}
+	return fmt.Sprintf("container %s (%s, %s, started %s): %s", c.Name, c.ShortID(), c.Status, c.StartedAt, list)
+}
+
+// fullID reports whether s is a container id as records are named: 64
+// lower-case hex digits.
+func fullID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func unwrap(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}
