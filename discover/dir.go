@@ -65,6 +65,11 @@ func FromDir(ctx context.Context, opt DirOptions) (*Container, *Record, []Attemp
 	return c, rec, d.tried, nil
 }
 
+// recordWait is the longest wait between two looks for a record: the agent
+// writes it within milliseconds of the start, and reading a directory is
+// cheap.
+const recordWait = 200 * time.Millisecond
+
 // dirFinder is one search of the agent's directory; it records what it
 // tried.
 type dirFinder struct {
@@ -115,7 +120,7 @@ func (d *dirFinder) find() (*Record, error) {
 	}
 	var rec *Record
 	var last lookState
-	err = d.poll(func() (bool, error) {
+	err = retry(d.ctx, recordWait, func() (bool, error) {
 		var err error
 		rec, last, err = d.look(ids)
 		return rec != nil, err
@@ -342,7 +347,7 @@ func (d *dirFinder) records() []*Record {
 // containers: full id, name, or a prefix of one id.
 func (d *dirFinder) byRef(ref string) (*Record, error) {
 	var rec *Record
-	err := d.poll(func() (bool, error) {
+	err := retry(d.ctx, recordWait, func() (bool, error) {
 		var err error
 		rec, err = d.lookupRef(ref)
 		return rec != nil, err
@@ -379,27 +384,6 @@ func (d *dirFinder) lookupRef(ref string) (*Record, error) {
 		return nil, fmt.Errorf("%q names %d containers recorded in %s; give more of the id", ref, len(named)+len(prefixed), d.opt.Dir)
 	}
 	return nil, nil
-}
-
-// poll calls try every little while until it is done, fails, or ctx ends.
-func (d *dirFinder) poll(try func() (bool, error)) error {
-	wait := 20 * time.Millisecond
-	for {
-		done, err := try()
-		if done || err != nil {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-d.ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		if wait < 200*time.Millisecond {
-			wait *= 2
-		}
-	}
 }
 
 func (d *dirFinder) notFound(ids []string, source string, st lookState) error {

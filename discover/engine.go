@@ -77,7 +77,7 @@ func Connect(ctx context.Context) (*Engine, error) {
 		return nil, err
 	}
 	var last error
-	err = retry(ctx, func() (bool, error) {
+	err = retry(ctx, engineWait, func() (bool, error) {
 		if ping, ok := e.pingDirect(ctx); ok {
 			e.ping = ping
 			cli.NegotiateAPIVersionPing(ping)
@@ -265,7 +265,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 	var pending []Port
 	var fail error
 	req := "GET /containers/" + ref + "/json"
-	err := retry(ctx, func() (bool, error) {
+	err := retry(ctx, engineWait, func() (bool, error) {
 		raw, status, err := e.inspectDirect(ctx, ref)
 		switch {
 		case status == http.StatusNotFound:
@@ -406,8 +406,12 @@ func (e *Engine) inspectByClient(ctx context.Context, ref string) (inspectRespon
 	return r, err
 }
 
-// retry calls try with backoff until it says done or ctx ends.
-func retry(ctx context.Context, try func() (done bool, err error)) error {
+// engineWait is the longest wait between two tries of the engine.
+const engineWait = time.Second
+
+// retry calls try with backoff, 25 ms doubling up to maxWait, until it
+// says done or ctx ends.
+func retry(ctx context.Context, maxWait time.Duration, try func() (done bool, err error)) error {
 	wait := 25 * time.Millisecond
 	for {
 		done, err := try()
@@ -421,9 +425,7 @@ func retry(ctx context.Context, try func() (done bool, err error)) error {
 			return nil
 		case <-t.C:
 		}
-		if wait < time.Second {
-			wait *= 2
-		}
+		wait = min(2*wait, maxWait)
 	}
 }
 

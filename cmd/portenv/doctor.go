@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/portenv/portenv/discover"
+	"github.com/portenv/portenv/internal/atomicfile"
 )
 
 // doctor explains, in sentences, what portenv sees: the engine, how the
@@ -142,7 +143,7 @@ func checkOutputs(w io.Writer, s *session) error {
 		if r.path == "" {
 			continue
 		}
-		if err := checkWritable(r.path); err != nil {
+		if err := atomicfile.CheckWritable(r.path); err != nil {
 			return err
 		}
 		what := r.format

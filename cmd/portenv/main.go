@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/portenv/portenv/internal/atomicfile"
 	_ "github.com/portenv/portenv/internal/oneproc"
 )
 
@@ -104,7 +105,7 @@ func run(args []string, env environ, stdout, stderr io.Writer) int {
 	for _, r := range s.rendered {
 		if r.path == "" {
 			_, err = stdout.Write(r.content)
-		} else if err = writeFile(r.path, r.content); err == nil {
+		} else if err = atomicfile.Write(r.path, r.content); err == nil {
 			log.Debugf("wrote %s", r.path)
 		}
 		if err != nil {

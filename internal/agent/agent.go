@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/portenv/portenv/discover"
+	"github.com/portenv/portenv/internal/atomicfile"
 )
 
 // Logger receives what the agent tells.
@@ -100,7 +101,7 @@ type agent struct {
 func (a *agent) prepareDir() error {
 	dir := a.opt.Dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("cannot make the records' directory %s: %v; give portenv agent --dir a writable directory (a volume mounted read-write)", dir, unwrap(err))
+		return fmt.Errorf("cannot make the records' directory %s: %v; give portenv agent --dir a writable directory (a volume mounted read-write)", dir, atomicfile.Unwrap(err))
 	}
 	if entries, err := os.ReadDir(dir); err == nil {
 		for _, e := range entries {
@@ -111,7 +112,7 @@ func (a *agent) prepareDir() error {
 	}
 	f, err := os.CreateTemp(dir, ".probe.json.tmp*")
 	if err != nil {
-		return fmt.Errorf("cannot write in the records' directory %s: %v; give portenv agent --dir a writable directory (a volume mounted read-write)", dir, unwrap(err))
+		return fmt.Errorf("cannot write in the records' directory %s: %v; give portenv agent --dir a writable directory (a volume mounted read-write)", dir, atomicfile.Unwrap(err))
 	}
 	f.Close()
 	return os.Remove(f.Name())
@@ -231,7 +232,7 @@ func (a *agent) sync(ctx context.Context, e *discover.Engine, failed <-chan erro
 	}
 	entries, err := os.ReadDir(a.opt.Dir)
 	if err != nil {
-		return 0, fmt.Errorf("cannot list the records' directory %s: %v", a.opt.Dir, unwrap(err))
+		return 0, fmt.Errorf("cannot list the records' directory %s: %v", a.opt.Dir, atomicfile.Unwrap(err))
 	}
 	for _, ent := range entries {
 		id, ok := strings.CutSuffix(ent.Name(), ".json")
@@ -305,23 +306,8 @@ func (a *agent) write(file string, rec *discover.Record) (bool, error) {
 	if old, err := os.ReadFile(file); err == nil && bytes.Equal(old, data) {
 		return false, nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".tmp*")
-	if err != nil {
-		return false, fmt.Errorf("cannot write %s: %v", file, unwrap(err))
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), file)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return false, fmt.Errorf("cannot write %s: %v", file, unwrap(err))
+	if err := atomicfile.Write(file, data); err != nil {
+		return false, err
 	}
 	return true, nil
 }
@@ -332,7 +318,7 @@ func (a *agent) remove(id, why string) {
 	case err == nil:
 		a.log.Infof("removed the record of container %s (%s)", shortID(id), why)
 	case !errors.Is(err, os.ErrNotExist):
-		a.log.Warnf("cannot remove the record of container %s: %v", shortID(id), unwrap(err))
+		a.log.Warnf("cannot remove the record of container %s: %v", shortID(id), atomicfile.Unwrap(err))
 	}
 }
 
@@ -375,16 +361,4 @@ func orNone(s string) string {
 		return "unknown"
 	}
 	return s
-}
-
-func unwrap(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Err
-	}
-	return err
 }

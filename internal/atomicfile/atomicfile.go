@@ -1,4 +1,8 @@
-package main
+// Package atomicfile writes files so that a reader never sees half of one:
+// the content goes to a temporary file in the same directory, which is
+// renamed over the file only once complete. On any failure the old file is
+// left as it was.
+package atomicfile
 
 import (
 	"errors"
@@ -9,19 +13,17 @@ import (
 	"syscall"
 )
 
-// outputMode is the mode of files written with -o: the variables are
-// addresses and ports, meant to be read by other users of the container.
-const outputMode = 0o644
+// Mode is the mode of the files written: portenv's are addresses and
+// ports, meant to be read by other users of the container.
+const Mode = 0o644
 
 // rename is os.Rename; tests replace it to make the last step fail.
 var rename = os.Rename
 
-// writeFile writes content to path atomically: it goes to a temporary file
-// in the same directory, which is renamed over path only once complete. On
-// any failure path is left as it was. A path that is a symbolic link is
-// written through: the file it points to is replaced and the link stays,
+// Write writes content to path atomically. A path that is a symbolic link
+// is written through: the file it points to is replaced and the link stays,
 // as configuration mounted through links expects.
-func writeFile(path string, content []byte) (err error) {
+func Write(path string, content []byte) (err error) {
 	target, err := resolveLink(path)
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %v; the file was left as it was", path, err)
@@ -38,7 +40,7 @@ func writeFile(path string, content []byte) (err error) {
 	}()
 	_, err = tmp.Write(content)
 	if err == nil {
-		err = tmp.Chmod(outputMode)
+		err = tmp.Chmod(Mode)
 	}
 	if err == nil {
 		err = tmp.Sync()
@@ -50,14 +52,13 @@ func writeFile(path string, content []byte) (err error) {
 		err = rename(tmp.Name(), target)
 	}
 	if err != nil {
-		return fmt.Errorf("cannot write %s: %v; the file was left as it was", path, unwrapPath(err))
+		return fmt.Errorf("cannot write %s: %v; the file was left as it was", path, Unwrap(err))
 	}
 	return nil
 }
 
-// checkWritable tells whether writeFile could write path, without
-// touching it: doctor's check of -o and --template destinations.
-func checkWritable(path string) error {
+// CheckWritable tells whether Write could write path, without touching it.
+func CheckWritable(path string) error {
 	target, err := resolveLink(path)
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %v", path, err)
@@ -76,7 +77,7 @@ func createTemp(target string) (*os.File, error) {
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp*")
 	if err != nil {
-		return nil, fmt.Errorf("cannot write %s: %v; check that the directory exists and is writable", target, unwrapPath(err))
+		return nil, fmt.Errorf("cannot write %s: %v; check that the directory exists and is writable", target, Unwrap(err))
 	}
 	return tmp, nil
 }
@@ -90,7 +91,7 @@ func resolveLink(path string) (string, error) {
 			return path, nil
 		}
 		if err != nil {
-			return "", unwrapPath(err)
+			return "", Unwrap(err)
 		}
 		if !filepath.IsAbs(dest) {
 			dest = filepath.Join(filepath.Dir(path), dest)
@@ -100,7 +101,9 @@ func resolveLink(path string) (string, error) {
 	return "", errors.New("too many levels of symbolic links")
 }
 
-func unwrapPath(err error) error {
+// Unwrap drops the operation and path Go's file errors carry, which the
+// messages that hold them name already: "no such file or directory".
+func Unwrap(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err

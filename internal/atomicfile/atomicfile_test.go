@@ -1,4 +1,4 @@
-package main
+package atomicfile
 
 import (
 	"errors"
@@ -28,7 +28,7 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 	if err := os.WriteFile(path, []byte("OLD=1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := writeFile(path, []byte("NEW=2\n"))
+	err := Write(path, []byte("NEW=2\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestWriteFileFailureLeavesOldFile(t *testing.T) {
 	}
 	rename = func(string, string) error { return errors.New("rename: injected failure") }
 	defer func() { rename = os.Rename }()
-	err := writeFile(path, []byte("NEW=2\n"))
+	err := Write(path, []byte("NEW=2\n"))
 	if want := "cannot write " + path + ": rename: injected failure; the file was left as it was"; err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
@@ -66,12 +66,12 @@ func TestWriteFileFailureLeavesOldFile(t *testing.T) {
 
 func TestWriteFileMissingDirectory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "no-such-dir", "vars.env")
-	err := writeFile(path, nil)
+	err := Write(path, nil)
 	want := "cannot write " + path + ": no such file or directory; check that the directory exists and is writable"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
 	}
-	if err := checkWritable(path); err == nil || err.Error() != want {
+	if err := CheckWritable(path); err == nil || err.Error() != want {
 		t.Errorf("checkWritable: %v, want %s", err, want)
 	}
 }
@@ -89,7 +89,7 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 	if err := os.Symlink("data/vars.env", link); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFile(link, []byte("NEW=2\n")); err != nil {
+	if err := Write(link, []byte("NEW=2\n")); err != nil {
 		t.Fatal(err)
 	}
 	if dest, err := os.Readlink(link); err != nil || dest != "data/vars.env" {
@@ -100,7 +100,7 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 	}
 	dangling := filepath.Join(dir, "new.env")
 	os.Symlink(filepath.Join(dir, "data", "new.env"), dangling)
-	if err := writeFile(dangling, []byte("A=1\n")); err != nil {
+	if err := Write(dangling, []byte("A=1\n")); err != nil {
 		t.Fatal(err)
 	}
 	if data, _ := os.ReadFile(filepath.Join(dir, "data", "new.env")); string(data) != "A=1\n" {
@@ -121,11 +121,11 @@ func TestWriteFileOnDirectory(t *testing.T) {
 	}
 	for _, path := range []string{dir, link} {
 		want := "cannot write " + dir + ": it is a directory; give the path of a file, such as " + filepath.Join(dir, "vars.env")
-		if err := writeFile(path, []byte("A=1\n")); err == nil || err.Error() != want {
-			t.Errorf("writeFile(%s): %v, want %s", path, err, want)
+		if err := Write(path, []byte("A=1\n")); err == nil || err.Error() != want {
+			t.Errorf("Write(%s): %v, want %s", path, err, want)
 		}
-		if err := checkWritable(path); err == nil || err.Error() != want {
-			t.Errorf("checkWritable(%s): %v, want %s", path, err, want)
+		if err := CheckWritable(path); err == nil || err.Error() != want {
+			t.Errorf("CheckWritable(%s): %v, want %s", path, err, want)
 		}
 	}
 	if names := dirEntries(t, dir); len(names) != 0 {
