@@ -261,7 +261,7 @@ func (d *dirFinder) thisStart(rec *Record) (bool, string, error) {
 	file := RecordFile(d.opt.Dir, c.ID)
 	started, err := time.Parse(time.RFC3339Nano, c.StartedAt)
 	if err != nil {
-		return false, "", &BadRecordError{File: file, Err: fmt.Errorf("its startedAt %q is not a time", c.StartedAt)}
+		return false, "", &badRecordError{File: file, Err: fmt.Errorf("its startedAt %q is not a time", c.StartedAt)}
 	}
 	pid := 1
 	switch c.PidMode {
@@ -315,10 +315,10 @@ func (d *dirFinder) read(id string) (*Record, error) {
 	defer f.Close()
 	rec, err := DecodeRecord(f)
 	if err != nil {
-		return nil, &BadRecordError{File: file, Err: err}
+		return nil, &badRecordError{File: file, Err: err}
 	}
 	if rec.Container.ID != id {
-		return nil, &BadRecordError{File: file, Err: fmt.Errorf("it holds container %s, not the one its name says", rec.Container.ShortID())}
+		return nil, &badRecordError{File: file, Err: fmt.Errorf("it holds container %s, not the one its name says", rec.Container.ShortID())}
 	}
 	return rec, nil
 }
@@ -435,11 +435,11 @@ func (d *dirFinder) servicePorts(rec *Record, c *Container) error {
 
 // BadRecordError says that a file of the agent's directory is not a
 // record this portenv reads.
-type BadRecordError struct {
+type badRecordError struct {
 	File string
 	Err  error
 }
 
-func (e *BadRecordError) Error() string {
+func (e *badRecordError) Error() string {
 	return fmt.Sprintf("%s is not a record portenv can read: %v; portenv agent writes only whole records, so check what else writes in that directory (restarting the agent writes every record again)", e.File, e.Err)
 }

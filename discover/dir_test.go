@@ -166,7 +166,7 @@ func TestFromDirBadRecord(t *testing.T) {
 			}
 			start := time.Now()
 			_, _, _, err := fromDir(t, dirOptions(dir), 5*time.Second)
-			var bad *BadRecordError
+			var bad *badRecordError
 			if !errors.As(err, &bad) || bad.File != file || !strings.HasPrefix(bad.Err.Error(), tc.why) {
 				t.Fatalf("error %v, want %s: %s...", err, file, tc.why)
 			}

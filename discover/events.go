@@ -77,7 +77,7 @@ type Change struct {
 // ChangeActions are the events that change what a record holds: a
 // container's state and start time, its name, its networks. Its ports
 // change only with a start.
-var ChangeActions = []string{"start", "die", "destroy", "rename", "pause", "unpause", "connect", "disconnect"}
+var changeActions = []string{"start", "die", "destroy", "rename", "pause", "unpause", "connect", "disconnect"}
 
 // Follow streams the changes of containers from GET /events, starting at
 // since (events the engine still holds from before are sent first). The
@@ -85,7 +85,7 @@ var ChangeActions = []string{"start", "die", "destroy", "rename", "pause", "unpa
 // cancelling ctx ends it.
 func (e *Engine) Follow(ctx context.Context, since time.Time) (<-chan Change, <-chan error) {
 	f := filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)), filters.Arg("type", string(events.NetworkEventType)))
-	for _, a := range ChangeActions {
+	for _, a := range changeActions {
 		f.Add("event", a)
 	}
 	opt := events.ListOptions{Filters: f}
