@@ -433,7 +433,7 @@ func (d *dirFinder) servicePorts(rec *Record, c *Container) error {
 	return nil
 }
 
-// BadRecordError says that a file of the agent's directory is not a
+// badRecordError says that a file of the agent's directory is not a
 // record this portenv reads.
 type badRecordError struct {
 	File string

@@ -74,7 +74,7 @@ type Change struct {
 	Action string
 }
 
-// ChangeActions are the events that change what a record holds: a
+// changeActions are the events that change what a record holds: a
 // container's state and start time, its name, its networks. Its ports
 // change only with a start.
 var changeActions = []string{"start", "die", "destroy", "rename", "pause", "unpause", "connect", "disconnect"}
