@@ -9,24 +9,6 @@ import (
 	"testing"
 )
 
-// ServeUnix serves h on a new unix socket until the test ends, and returns
-// the socket's path. It stands in for an engine in unit tests of error
-// paths; engine tests prove the real thing.
-func ServeUnix(t testing.TB, h http.Handler) string {
-	t.Helper()
-	return serveUnix(t, &http.Server{Handler: h})
-}
-
-func serveUnix(t testing.TB, srv *http.Server) string {
-	t.Helper()
-	sock, stop, err := listenUnix(srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	return sock
-}
-
 // listenUnix serves srv on a socket in a new directory. The path is kept
 // short, as sun_path allows about 100 bytes and test names can be long.
 func listenUnix(srv *http.Server) (sock string, stop func(), err error) {
