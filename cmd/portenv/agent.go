@@ -68,20 +68,13 @@ Flags:
 	case s.Timeout <= 0:
 		fmt.Fprintf(stderr, "portenv: agent: timeout %v: give a positive duration such as 10s\n", s.Timeout)
 		return exitUsage
-	case quiet && verbose:
-		fmt.Fprintln(stderr, "portenv: -q and -v contradict each other; give one")
-		return exitUsage
-	case quiet:
-		s.LogLevel = "error"
-	case verbose:
-		s.LogLevel = "debug"
 	}
-	switch s.LogLevel {
-	case "error", "info", "debug":
-	default:
-		fmt.Fprintf(stderr, "portenv: PORTENV_LOG_LEVEL=%q: use error, info or debug\n", s.LogLevel)
+	level, err := logLevel(quiet, verbose, s.LogLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "portenv:", err)
 		return exitUsage
 	}
+	s.LogLevel = level
 	log := newLogger(stderr, s.LogLevel)
 	ctx, stopped, release := stopOnSignal()
 	defer release()

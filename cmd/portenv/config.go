@@ -122,18 +122,9 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 		}
 		return "PORTENV_" + variable + "="
 	}
-	switch {
-	case quiet && verbose:
-		return nil, usagef("-q and -v contradict each other; give one")
-	case quiet:
-		s.LogLevel = "error"
-	case verbose:
-		s.LogLevel = "debug"
-	}
-	switch s.LogLevel {
-	case "error", "info", "debug":
-	default:
-		return nil, usagef("PORTENV_LOG_LEVEL=%q: use error, info or debug", s.LogLevel)
+	var err error
+	if s.LogLevel, err = logLevel(quiet, verbose, s.LogLevel); err != nil {
+		return nil, err
 	}
 	if !slices.Contains(templates.Formats(), s.Format) {
 		return nil, usagef("%s%q: use one of %s", from("format", "FORMAT"), s.Format, strings.Join(templates.Formats(), ", "))
@@ -147,7 +138,6 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 	if s.HostIP != "" && net.ParseIP(s.HostIP) == nil {
 		return nil, usagef("%s%q is not an IP address", from("host-ip", "HOST_IP"), s.HostIP)
 	}
-	var err error
 	c.delims, err = templates.ParseDelims(s.Delims)
 	if err != nil {
 		return nil, usagef("%s%v", from("delims", "DELIMS"), err)
@@ -222,6 +212,23 @@ func readSettings(env environ, s any) error {
 		return usagef("%v", err)
 	}
 	return nil
+}
+
+// logLevel is the level -q, -v and PORTENV_LOG_LEVEL give.
+func logLevel(quiet, verbose bool, level string) (string, error) {
+	switch {
+	case quiet && verbose:
+		return "", usagef("-q and -v contradict each other; give one")
+	case quiet:
+		return "error", nil
+	case verbose:
+		return "debug", nil
+	}
+	switch level {
+	case "error", "info", "debug":
+		return level, nil
+	}
+	return "", usagef("PORTENV_LOG_LEVEL=%q: use error, info or debug", level)
 }
 
 // accepted says which values a flag or variable of a Go type takes.

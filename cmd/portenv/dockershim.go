@@ -143,16 +143,15 @@ func portConfig(env environ) (*config, error) {
 	if err := readSettings(env, &ps); err != nil {
 		return nil, err
 	}
-	switch ps.LogLevel {
-	case "error", "info", "debug":
-	default:
-		return nil, usagef("PORTENV_LOG_LEVEL=%q: use error, info or debug", ps.LogLevel)
+	level, err := logLevel(false, false, ps.LogLevel)
+	if err != nil {
+		return nil, err
 	}
 	if ps.Timeout <= 0 {
 		return nil, usagef("PORTENV_TIMEOUT=%v: give a positive duration such as 10s", ps.Timeout)
 	}
 	cfg := &config{}
-	cfg.Container, cfg.From, cfg.Timeout, cfg.LogLevel = ps.Container, ps.From, ps.Timeout, ps.LogLevel
+	cfg.Container, cfg.From, cfg.Timeout, cfg.LogLevel = ps.Container, ps.From, ps.Timeout, level
 	cfg.vars.NoAuto = true
 	return cfg, nil
 }

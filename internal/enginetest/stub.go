@@ -12,18 +12,27 @@ import (
 // listenUnix serves srv on a socket in a new directory. The path is kept
 // short, as sun_path allows about 100 bytes and test names can be long.
 func listenUnix(srv *http.Server) (sock string, stop func(), err error) {
-	dir, err := os.MkdirTemp("", "pe")
+	l, dir, err := shortUnixListener()
 	if err != nil {
-		return "", nil, err
-	}
-	sock = filepath.Join(dir, "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		os.RemoveAll(dir)
 		return "", nil, err
 	}
 	go srv.Serve(l)
-	return sock, func() { srv.Close(); os.RemoveAll(dir) }, nil
+	return l.Addr().String(), func() { srv.Close(); os.RemoveAll(dir) }, nil
+}
+
+// shortUnixListener listens on d.sock in a new directory under the system's
+// temporary one, a path short enough for sun_path.
+func shortUnixListener() (net.Listener, string, error) {
+	dir, err := os.MkdirTemp("", "pe")
+	if err != nil {
+		return nil, "", err
+	}
+	l, err := net.Listen("unix", filepath.Join(dir, "d.sock"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", err
+	}
+	return l, dir, nil
 }
 
 // UseEngineAt points the Docker client's variables at the socket for the
@@ -38,16 +47,11 @@ func UseEngineAt(t testing.TB, sock string) {
 // ListenSilent listens on a new unix socket that accepts connections and
 // never answers, as an engine that hangs does, until stop is called.
 func ListenSilent() (sock string, stop func(), err error) {
-	dir, err := os.MkdirTemp("", "pe")
+	l, dir, err := shortUnixListener()
 	if err != nil {
 		return "", nil, err
 	}
-	sock = filepath.Join(dir, "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
+	sock = l.Addr().String()
 	// Containers mount the socket and may run as any user.
 	os.Chmod(dir, 0o755)
 	var mu sync.Mutex
