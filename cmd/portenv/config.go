@@ -126,8 +126,8 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 	if s.LogLevel, err = logLevel(quiet, verbose, s.LogLevel); err != nil {
 		return nil, err
 	}
-	if !slices.Contains(templates.Formats(), s.Format) {
-		return nil, usagef("%s%q: use one of %s", from("format", "FORMAT"), s.Format, strings.Join(templates.Formats(), ", "))
+	if formats := templates.Formats(); !slices.Contains(formats, s.Format) {
+		return nil, usagef("%s%q: use one of %s", from("format", "FORMAT"), s.Format, strings.Join(formats, ", "))
 	}
 	if s.Timeout <= 0 {
 		return nil, usagef("%s%v: give a positive duration such as 10s", from("timeout", "TIMEOUT"), s.Timeout)

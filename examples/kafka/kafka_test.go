@@ -189,22 +189,7 @@ func randomID(t *testing.T) string {
 // portenv (as the entrypoint) and the broker.
 func buildImage(t *testing.T, run string) string {
 	t.Helper()
-	arch := mustDocker(t, "version", "--format", "{{.Server.Arch}}")
-	dir := t.TempDir()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gobuild(t, root, filepath.Join(dir, "portenv"), "./cmd/portenv", arch)
-	gobuild(t, ".", filepath.Join(dir, "broker"), "./broker", arch)
-	dockerfile := "FROM scratch\nCOPY portenv /portenv\nCOPY broker /broker\nENTRYPOINT [\"/portenv\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	image := prefix + run + ":latest"
-	mustDocker(t, "build", "-q", "--label", labelKey+"="+run, "-t", image, dir)
-	cleanup(t, "rmi", "-f", image)
-	return image
+	return buildContext(t, run, run+":latest", "FROM scratch\nCOPY portenv /portenv\nCOPY broker /broker\nENTRYPOINT [\"/portenv\"]\n", nil)
 }
 
 // buildShimImage builds an image with no portenv entrypoint: busybox,
@@ -212,23 +197,6 @@ func buildImage(t *testing.T, run string) string {
 // as its only docker, at /usr/bin/docker.
 func buildShimImage(t *testing.T, run string) string {
 	t.Helper()
-	arch := mustDocker(t, "version", "--format", "{{.Server.Arch}}")
-	dir := t.TempDir()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gobuild(t, root, filepath.Join(dir, "portenv"), "./cmd/portenv", arch)
-	gobuild(t, ".", filepath.Join(dir, "broker"), "./broker", arch)
-	for src, dest := range map[string]string{"/bin/busybox": "busybox", filepath.Join("shim", "start-kafka.sh"): "start-kafka.sh"} {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatalf("the docker_shim image needs %s (busybox-static for /bin/busybox): %v", src, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, dest), data, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 	dockerfile := `FROM scratch
 COPY busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
@@ -238,10 +206,36 @@ COPY start-kafka.sh /start-kafka.sh
 ENV PATH=/usr/bin:/bin
 CMD ["/start-kafka.sh", "/broker"]
 `
+	return buildContext(t, run, run+"-shim:latest", dockerfile,
+		map[string]string{"/bin/busybox": "busybox", filepath.Join("shim", "start-kafka.sh"): "start-kafka.sh"})
+}
+
+// buildContext builds image prefix+tag from dockerfile, in a context that
+// holds portenv and the broker, built static for the engine's architecture,
+// and the files of extra (a path here to its name in the context).
+func buildContext(t *testing.T, run, tag, dockerfile string, extra map[string]string) string {
+	t.Helper()
+	arch := mustDocker(t, "version", "--format", "{{.Server.Arch}}")
+	dir := t.TempDir()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gobuild(t, root, filepath.Join(dir, "portenv"), "./cmd/portenv", arch)
+	gobuild(t, ".", filepath.Join(dir, "broker"), "./broker", arch)
+	for src, dest := range extra {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatalf("the image %s needs %s (busybox-static for /bin/busybox): %v", tag, src, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dest), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	image := prefix + run + "-shim:latest"
+	image := prefix + tag
 	mustDocker(t, "build", "-q", "--label", labelKey+"="+run, "-t", image, dir)
 	cleanup(t, "rmi", "-f", image)
 	return image
