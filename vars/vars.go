@@ -47,12 +47,19 @@ type Result struct {
 // own environment; logf receives notes a user may want to know of.
 func Build(c *discover.Container, cfg Config, r *templates.Renderer, lookupEnv func(string) (string, bool), logf func(string, ...any)) (Result, error) {
 	set := map[string]string{}
+	// A port on two host ports is said once, however many variables use it.
+	noted := map[discover.Port]bool{}
+	lookup := func(p discover.Port) (discover.Binding, error) {
+		b, other, err := c.Lookup(p)
+		if other != nil && !noted[p] {
+			noted[p] = true
+			logf("port %s is published on host port %d (%s) and on %d (%s); using %d", p, b.HostPort, b.HostIP, other.HostPort, other.HostIP, b.HostPort)
+		}
+		return b, err
+	}
 	if !cfg.NoAuto {
 		for _, p := range c.PublishedPorts() {
-			b, other, _ := c.Lookup(p)
-			if other != nil {
-				logf("port %s is published on host port %d (%s) and on %d (%s); using %d", p, b.HostPort, b.HostIP, other.HostPort, other.HostIP, b.HostPort)
-			}
+			b, _ := lookup(p)
 			suffix := strconv.Itoa(p.Num)
 			if p.Proto != "tcp" {
 				suffix += "_" + strings.ToUpper(p.Proto)
@@ -67,7 +74,11 @@ func Build(c *discover.Container, cfg Config, r *templates.Renderer, lookupEnv f
 		var v string
 		var err error
 		if rule.IsPort {
-			v, err = portValue(c, rule, logf)
+			var b discover.Binding
+			if b, err = lookup(rule.Port); err != nil {
+				err = fmt.Errorf("%s %s: %w", rule.Source, rule.Name, err)
+			}
+			v = strconv.Itoa(b.HostPort)
 		} else {
 			source := rule.Source
 			if source == "--set" {
@@ -93,15 +104,4 @@ func Build(c *discover.Container, cfg Config, r *templates.Renderer, lookupEnv f
 	}
 	res.Set = set
 	return res, nil
-}
-
-func portValue(c *discover.Container, rule Rule, logf func(string, ...any)) (string, error) {
-	b, other, err := c.Lookup(rule.Port)
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", rule.Source, rule.Name, err)
-	}
-	if other != nil {
-		logf("port %s is published on host port %d (%s) and on %d (%s); %s gets %d", rule.Port, b.HostPort, b.HostIP, other.HostPort, other.HostIP, rule.Name, b.HostPort)
-	}
-	return strconv.Itoa(b.HostPort), nil
 }
