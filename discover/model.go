@@ -105,6 +105,44 @@ func (c *Container) Published(p Port) []Binding {
 	return out
 }
 
+// IPv4Twin returns the IPv4 half of the dual-stack publication that
+// IPv6 binding b is the other half of, if it is one. Docker reports one -p
+// without an address as 0.0.0.0:A and [::]:B: one publication, whose
+// halves are on one host port unless the engine's IPv4 and IPv6 port
+// allocators have drifted apart (Docker 20.10 after any IPv4-only
+// publication, such as -p 0.0.0.0::80). Halves on equal host ports pair
+// first, the rest in order.
+func (c *Container) IPv4Twin(b Binding) (Binding, bool) {
+	if !b.Wildcard() || !b.IPv6() {
+		return Binding{}, false
+	}
+	var v4, v6 []Binding
+	for _, o := range c.Published(b.Port) {
+		switch {
+		case !o.Wildcard():
+		case o.IPv6():
+			v6 = append(v6, o)
+		default:
+			v4 = append(v4, o)
+		}
+	}
+	// Pair equal host ports; what remains on each side pairs in order.
+	for i := 0; i < len(v6); i++ {
+		if j := slices.IndexFunc(v4, func(o Binding) bool { return o.HostPort == v6[i].HostPort }); j >= 0 {
+			if v6[i] == b {
+				return v4[j], true
+			}
+			v4 = slices.Delete(v4, j, j+1)
+			v6 = slices.Delete(v6, i, i+1)
+			i--
+		}
+	}
+	if i := slices.Index(v6, b); i >= 0 && i < len(v4) {
+		return v4[i], true
+	}
+	return Binding{}, false
+}
+
 // PublishedPorts lists the published container ports, sorted as Ports,
 // each once.
 func (c *Container) PublishedPorts() []Port {

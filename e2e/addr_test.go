@@ -184,8 +184,9 @@ func TestTemplateDestFiles(t *testing.T) {
 	out, errOut := enginetest.Output(t, name)
 	props := "broker.id=7\nadvertised.listeners=PLAINTEXT://0.0.0.0:" + enginetest.HostPort(t, name, "9092/tcp") + "\n"
 	redis := "cluster-announce-port " + enginetest.HostPort(t, name, "6379/tcp") + "\ncluster-announce-bus-port " + enginetest.HostPort(t, name, "16379/tcp") + "\n"
-	if out != props+redis || errOut != "" {
-		t.Errorf("the command read\n%s(stderr %q)\nwant\n%s", out, errOut, props+redis)
+	wantErr := enginetest.DualStackNote(t, name, "6379/tcp", "using") + enginetest.DualStackNote(t, name, "9092/tcp", "using") + enginetest.DualStackNote(t, name, "16379/tcp", "using")
+	if out != props+redis || errOut != wantErr {
+		t.Errorf("the command read\n%s(stderr %q)\nwant\n%s(stderr %q)", out, errOut, props+redis, wantErr)
 	}
 	for f, want := range map[string]string{"server.properties": props, "redis.conf": redis} {
 		got, err := os.ReadFile(filepath.Join(dest, f))
@@ -252,8 +253,9 @@ func TestComposeScaleBrokerIDs(t *testing.T) {
 		out, errOut := enginetest.Output(t, name)
 		number := enginetest.Docker(t, "inspect", "-f", `{{index .Config.Labels "com.docker.compose.container-number"}}`, name)
 		port := enginetest.HostPort(t, name, "9092/tcp")
-		if want := number + " " + port + " " + project + "/kafka\n"; out != want || errOut != "" {
-			t.Errorf("%s printed %q (stderr %q), want %q", name, out, errOut, want)
+		wantErr := enginetest.DualStackNote(t, name, "9092/tcp", "using")
+		if want := number + " " + port + " " + project + "/kafka\n"; out != want || errOut != wantErr {
+			t.Errorf("%s printed %q (stderr %q), want %q (stderr %q)", name, out, errOut, want, wantErr)
 		}
 		ids[number], ports[port] = true, true
 		t.Logf("%s: KAFKA_BROKER_ID=%s KAFKA_ADVERTISED_PORT=%s", name, number, port)

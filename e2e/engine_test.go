@@ -250,7 +250,8 @@ func TestEngineTemplateFile(t *testing.T) {
 	out, errOut := enginetest.Output(t, name)
 	p := enginetest.HostPort(t, name, "9092/tcp")
 	want := name + " " + enginetest.Docker(t, "info", "-f", "{{.Name}}") + " " + p + " P=" + p + " \n"
-	if out != want || errOut != "" {
-		t.Errorf("got %q (stderr %q), want %q", out, errOut, want)
+	wantErr := enginetest.DualStackNote(t, name, "9092/tcp", "using")
+	if out != want || errOut != wantErr {
+		t.Errorf("got %q (stderr %q), want %q (stderr %q)", out, errOut, want, wantErr)
 	}
 }

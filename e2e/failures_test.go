@@ -141,6 +141,8 @@ func TestEngineFailureMessages(t *testing.T) {
 				wantOut = "ran\n"
 			}
 			wantErr := strings.ReplaceAll(tc.stderr, "{name}", name)
+			// The container has ended; its bindings cannot be read back.
+			errOut = enginetest.WithoutDualStackNotes(errOut, "9092/tcp")
 			if code != tc.code || out != wantOut || errOut != wantErr {
 				t.Errorf("exit %d, stdout %q, stderr\n got %q\nwant exit %d, stdout %q, stderr\n     %q", code, out, errOut, tc.code, wantOut, wantErr)
 			}
@@ -175,8 +177,9 @@ func TestEngineAPIVersionPin(t *testing.T) {
 			out, errOut := startKept(t, name, []string{"-v", socketMount, "-p", "9092", "-e", "DOCKER_API_VERSION=" + tc.pin},
 				"portenv", "--", "sh", "-c", "echo $HOST_PORT_9092"+andWait)
 			want := enginetest.HostPort(t, name, "9092/tcp") + "\n"
-			if out != want || errOut != tc.stderr {
-				t.Errorf("stdout %q, stderr\n got %q\nwant stdout %q, stderr\n     %q", out, errOut, want, tc.stderr)
+			wantErr := tc.stderr + enginetest.DualStackNote(t, name, "9092/tcp", "using")
+			if out != want || errOut != wantErr {
+				t.Errorf("stdout %q, stderr\n got %q\nwant stdout %q, stderr\n     %q", out, errOut, want, wantErr)
 			}
 		})
 	}
@@ -280,17 +283,20 @@ func TestEngineReadOnlyProxy(t *testing.T) {
 			docker := []string{"-v", sock + ":/var/run/docker.sock", "-p", "9092"}
 			cmd := append(append([]string{"portenv"}, tc.set...), "--", "sh", "-c", `echo "$HOST_PORT_9092 ${ADVERTISED:--}"`)
 			var out, errOut, wantOut string
+			wantErr := tc.stderr
 			code := 0
 			if tc.code == 0 {
 				cmd[len(cmd)-1] += andWait
 				out, errOut = startKept(t, name, docker, cmd...)
 				wantOut = strings.ReplaceAll(tc.stdout, "{port}", enginetest.HostPort(t, name, "9092/tcp"))
+				wantErr = enginetest.DualStackNote(t, name, "9092/tcp", "using") + wantErr
 			} else {
 				out, errOut, code = enginetest.Run(t, name, docker, cmd...)
+				errOut = enginetest.WithoutDualStackNotes(errOut, "9092/tcp")
 			}
 			id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
-			if code != tc.code || out != wantOut || errOut != tc.stderr {
-				t.Errorf("exit %d, stdout %q, stderr\n got %q\nwant exit %d, stdout %q, stderr\n     %q", code, out, errOut, tc.code, wantOut, tc.stderr)
+			if code != tc.code || out != wantOut || errOut != wantErr {
+				t.Errorf("exit %d, stdout %q, stderr\n got %q\nwant exit %d, stdout %q, stderr\n     %q", code, out, errOut, tc.code, wantOut, wantErr)
 			}
 			got := proxy.Requests()
 			want := strings.Split(strings.ReplaceAll(strings.Join(tc.requests, "\n"), "{id}", id), "\n")
@@ -332,8 +338,9 @@ func TestEngineManyAtOnce(t *testing.T) {
 	for _, name := range names {
 		out, errOut := enginetest.Output(t, name)
 		want := enginetest.HostPort(t, name, "9092/tcp")
-		if out != "HOST_PORT_9092="+want+"\n" || errOut != "" {
-			t.Errorf("%s: stdout %q, stderr %q; want HOST_PORT_9092=%s", name, out, errOut, want)
+		wantErr := enginetest.DualStackNote(t, name, "9092/tcp", "using")
+		if out != "HOST_PORT_9092="+want+"\n" || errOut != wantErr {
+			t.Errorf("%s: stdout %q, stderr %q; want HOST_PORT_9092=%s, stderr %q", name, out, errOut, want, wantErr)
 		}
 		if other, ok := seen[want]; ok {
 			t.Errorf("%s and %s both have host port %s", name, other, want)
@@ -368,6 +375,7 @@ func TestEngineVerboseKeepsSecrets(t *testing.T) {
 	api := enginetest.Docker(t, "version", "--format", "{{.Server.APIVersion}}")
 	want := "portenv: engine unix:///var/run/docker.sock, API " + api + "\n" +
 		"portenv: find container by mountinfo: container " + id[:12] + " (" + name + ") from /proc/self/mountinfo\n" +
+		enginetest.DualStackNote(t, name, "9092/tcp", "using") +
 		"portenv: set GREETING=hello\n" +
 		"portenv: set HOST_PORT_9092=" + enginetest.HostPort(t, name, "9092/tcp") + "\n"
 	if errOut != want {
@@ -399,6 +407,10 @@ func TestEngineQuiet(t *testing.T) {
 			name := enginetest.Name(t, "quiet")
 			cmd := append(append([]string{"portenv", "--port", "KAFKA_ADVERTISED_PORT=9092"}, tc.flags...), "--", "true")
 			out, errOut, code := enginetest.Run(t, name, []string{"-v", socketMount, "-p", "9092", "-e", "KAFKA_ADVERTISED_PORT=1234"}, cmd...)
+			if tc.flags == nil {
+				// A note, where there is one, at the default level; -q has none.
+				errOut = enginetest.WithoutDualStackNotes(errOut, "9092/tcp")
+			}
 			want := strings.ReplaceAll(tc.stderr, "{name}", name)
 			if code != tc.code || out != "" || errOut != want {
 				t.Errorf("exit %d, stdout %q, stderr\n got %q\nwant exit %d, stderr\n     %q", code, out, errOut, tc.code, want)
@@ -417,6 +429,10 @@ func TestEngineDoctor(t *testing.T) {
 			"sh", "-c", `portenv doctor --port KAFKA_ADVERTISED_PORT=9092; echo "exit $?"`+andWait)
 		id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
 		p9092, p53 := enginetest.HostPort(t, name, "9092/tcp"), enginetest.HostPort(t, name, "53/udp")
+		note := ""
+		if n := enginetest.DualStackNote(t, name, "9092/tcp", "using"); n != "" {
+			note = "Note: " + strings.TrimPrefix(n, "portenv: ")
+		}
 		want := "Engine: unix:///var/run/docker.sock (the default; DOCKER_HOST is not set)\n" +
 			"  answers; API version " + api + ", negotiated (the engine offers up to " + api + ")\n" +
 			"Finding this container (+ found, - did not):\n" +
@@ -424,9 +440,10 @@ func TestEngineDoctor(t *testing.T) {
 			"Container: " + name + " (id " + id[:12] + ", hostname " + id[:12] + ", image " + enginetest.Image + ", network default)\n" +
 			"Published ports:\n" +
 			"  9092/tcp   -> 0.0.0.0:" + p9092 + "\n" +
-			"  9092/tcp   -> [::]:" + p9092 + "\n" +
+			"  9092/tcp   -> [::]:" + enginetest.HostPortIPv6(t, name, "9092/tcp") + "\n" +
 			"  53/udp     -> 127.0.0.1:" + p53 + "\n" +
 			"Exposed but not published (no variable; publish with -p): 7000/tcp\n" +
+			note +
 			"Note: KAFKA_ADVERTISED_PORT is already set; leaving it as it is (--force overwrites it)\n" +
 			"Variables portenv would set:\n" +
 			"  HOST_IP_53_UDP=127.0.0.1\n" +

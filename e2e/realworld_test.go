@@ -23,8 +23,9 @@ func TestEngineBareNamesChangeNothing(t *testing.T) {
 	parts := strings.Split(out, "===\n")
 	want := "export HOST_IP_53_UDP='127.0.0.1'\nexport HOST_PORT_53_UDP='" + enginetest.HostPort(t, name, "53/udp") +
 		"'\nexport HOST_PORT_9092='" + enginetest.HostPort(t, name, "9092/tcp") + "'\n"
-	if len(parts) != 3 || parts[0] != want || parts[1] != want || parts[2] != "" || errOut != "" {
-		t.Errorf("got %q (stderr %q); want twice\n%s\nand no /tmp/x.env", parts, errOut, want)
+	note := enginetest.DualStackNote(t, name, "9092/tcp", "using")
+	if len(parts) != 3 || parts[0] != want || parts[1] != want || parts[2] != "" || errOut != note+note {
+		t.Errorf("got %q (stderr %q); want twice\n%s\nand no /tmp/x.env (stderr %q)", parts, errOut, want, note+note)
 	}
 }
 

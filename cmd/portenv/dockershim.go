@@ -87,7 +87,7 @@ func dockerShim(args []string, env environ, stdout, stderr io.Writer) int {
 		log.Errorf("%v", err)
 		return exitFailure
 	}
-	lines, ok := portLines(s.container, want)
+	lines, ok := portLines(s.container, want, log.Infof)
 	if !ok {
 		fmt.Fprintf(stderr, "Error: No public port '%s' published for %s\n", want, ref)
 		return exitFailure
@@ -159,12 +159,12 @@ func portConfig(env environ) (*config, error) {
 // portLines are c's bindings as docker port prints them: "9092/tcp ->
 // 0.0.0.0:32769" for every port when want is nil, "0.0.0.0:32769" for
 // port want, in the CLI's natural order. The IPv6 line of a dual-stack
-// publication (IPv4 and IPv6 on the same host port) is left out: it is one
-// port, and the pipelines that cut a number from docker port's output
-// expect one line. ok is false when want is not published. On the host's
-// network, where the engine publishes nothing, a port is reached at its
-// own number on every address.
-func portLines(c *discover.Container, want *discover.Port) (lines []string, ok bool) {
+// publication is left out: it is one port, and the pipelines that cut a
+// number from docker port's output expect one line; where its host port
+// differs from the IPv4 one, notef hears of it. ok is false when want is
+// not published. On the host's network, where the engine publishes
+// nothing, a port is reached at its own number on every address.
+func portLines(c *discover.Container, want *discover.Port, notef func(string, ...any)) (lines []string, ok bool) {
 	bindings := c.Ports
 	if want != nil {
 		bindings = c.Published(*want)
@@ -176,7 +176,10 @@ func portLines(c *discover.Container, want *discover.Port) (lines []string, ok b
 		}
 	}
 	for _, b := range bindings {
-		if b.IPv6() && dualStack(c, b) {
+		if v4, ok := c.IPv4Twin(b); ok {
+			if v4.HostPort != b.HostPort {
+				notef("port %s is published on host port %d (%s) and on %d (%s); printing %d", b.Port, v4.HostPort, v4.HostIP, b.HostPort, b.HostIP, v4.HostPort)
+			}
 			continue
 		}
 		ip := b.HostIP
@@ -191,17 +194,6 @@ func portLines(c *discover.Container, want *discover.Port) (lines []string, ok b
 	}
 	sort.SliceStable(lines, func(i, j int) bool { return naturalLess(lines[i], lines[j]) })
 	return lines, true
-}
-
-// dualStack reports whether IPv6 binding b has an IPv4 twin: the same
-// container port on the same host port.
-func dualStack(c *discover.Container, b discover.Binding) bool {
-	for _, o := range c.Published(b.Port) {
-		if !o.IPv6() && o.HostPort == b.HostPort {
-			return true
-		}
-	}
-	return false
 }
 
 // naturalLess orders strings as the docker CLI orders docker port's lines:

@@ -32,7 +32,7 @@ func portCommand(args []string, env environ, stdout, stderr io.Writer) int {
 Prints this container's published ports as docker port does:
   9092/tcp -> 0.0.0.0:32769    for every port
   0.0.0.0:32769                for PRIVATE_PORT (tcp unless /udp or /sctp)
-A dual-stack publication (IPv4 and IPv6 on one host port) is one line.
+A dual-stack publication (one -p on IPv4 and IPv6) is one line: IPv4's.
   -q    print only the host port of PRIVATE_PORT: 32769
 `, portUsage)
 			return exitOK
@@ -88,7 +88,7 @@ A dual-stack publication (IPv4 and IPv6 on one host port) is one line.
 			return exitOK
 		}
 	}
-	lines, _ := portLines(c, want)
+	lines, _ := portLines(c, want, log.Infof)
 	for _, l := range lines {
 		fmt.Fprintln(stdout, l)
 	}

@@ -13,7 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -302,13 +304,73 @@ func Output(t testing.TB, name string) (stdout, stderr string) {
 // reports it.
 func HostPort(t testing.TB, name, port string) string {
 	t.Helper()
+	v4, _ := hostPorts(t, name, port)
+	if v4 == "" {
+		t.Fatalf("container %s has no IPv4 binding for %s", name, port)
+	}
+	return v4
+}
+
+// hostPorts returns the host ports of container port on 0.0.0.0, or else
+// the first IPv4 address, and on ::, "" where there is none.
+func hostPorts(t testing.TB, name, port string) (v4, v6 string) {
+	t.Helper()
 	out := Docker(t, "inspect", "-f", `{{range (index .NetworkSettings.Ports "`+port+`")}}{{.HostIp}} {{.HostPort}}{{"\n"}}{{end}}`, name)
 	for _, line := range strings.Split(out, "\n") {
 		ip, hp, _ := strings.Cut(line, " ")
-		if !strings.Contains(ip, ":") && hp != "" {
-			return hp
+		switch {
+		case hp == "":
+		case ip == "::" && v6 == "":
+			v6 = hp
+		case !strings.Contains(ip, ":") && (v4 == "" || ip == "0.0.0.0"):
+			v4 = hp
 		}
 	}
-	t.Fatalf("container %s has no IPv4 binding for %s: %q", name, port, out)
-	return ""
+	return v4, v6
+}
+
+// HostPortIPv6 returns the host port of container port on ::, the IPv6
+// half of a publication on every address.
+func HostPortIPv6(t testing.TB, name, port string) string {
+	t.Helper()
+	_, v6 := hostPorts(t, name, port)
+	if v6 == "" {
+		t.Fatalf("container %s has no binding on :: for %s", name, port)
+	}
+	return v6
+}
+
+// DualStackNote is the line portenv writes about container port
+// ("9092/tcp") of the running container name when the engine gave the
+// IPv4 and IPv6 halves of its publication different host ports, as Docker
+// 20.10 does once any port was published on IPv4 only; "" when they agree
+// or there is no such pair. how names the use of the IPv4 port: "using"
+// for a run and doctor, "printing" for docker port and portenv port.
+func DualStackNote(t testing.TB, name, port, how string) string {
+	t.Helper()
+	v4, v6 := hostPorts(t, name, port)
+	if v4 == "" || v6 == "" || v4 == v6 {
+		return ""
+	}
+	return fmt.Sprintf("portenv: port %s is published on host port %s (0.0.0.0) and on %s (::); %s %s\n", port, v4, v6, how, v4)
+}
+
+// dualStackNote matches the line of DualStackNote.
+var dualStackNote = regexp.MustCompile(`(?m)^portenv: port ([0-9]+/[a-z]+) is published on host port ([0-9]+) \(0\.0\.0\.0\) and on ([0-9]+) \(::\); using ([0-9]+)\n`)
+
+// WithoutDualStackNotes returns stderr of a run in a container that has
+// ended, whose bindings can no longer be read, without the lines
+// DualStackNote would give. Each must be about one of ports, published
+// with -p and no address, at most once, and say that the IPv4 port is
+// used; anything else stays in what is returned, for the test to reject.
+func WithoutDualStackNotes(stderr string, ports ...string) string {
+	seen := map[string]bool{}
+	return dualStackNote.ReplaceAllStringFunc(stderr, func(line string) string {
+		m := dualStackNote.FindStringSubmatch(line)
+		if !slices.Contains(ports, m[1]) || seen[m[1]] || m[2] == m[3] || m[2] != m[4] {
+			return line
+		}
+		seen[m[1]] = true
+		return ""
+	})
 }
