@@ -85,6 +85,11 @@ func Build(c *discover.Container, cfg Config, r *templates.Renderer, lookupEnv f
 				source += " " + rule.Name
 			}
 			v, err = r.Value(source, rule.Name, rule.Template)
+			if err == nil && strings.ContainsRune(v, 0) {
+				// execve(2) ends each variable at its first NUL, and no
+				// output format could carry it to a process either.
+				err = fmt.Errorf("%s: its value holds a NUL byte, which no environment variable can hold; take it out of the template", source)
+			}
 		}
 		if err != nil {
 			return Result{}, err

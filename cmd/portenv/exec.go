@@ -22,6 +22,9 @@ func execCommand(command []string, env environ, log *logger) int {
 	case errors.Is(err, exec.ErrNotFound), errors.Is(err, syscall.ENOENT):
 		log.Errorf("%s: command not found (searched PATH=%s)", command[0], env.get("PATH"))
 		return exitNotFound
+	case errors.Is(err, syscall.E2BIG):
+		log.Errorf("%s: cannot execute: its arguments and environment together are larger than Linux lets a command start with (argument list too long); pass fewer or shorter variables, or write them to a file with -o", command[0])
+		return exitNotExecable
 	default:
 		log.Errorf("%s: cannot execute: %v", command[0], unwrapExec(err))
 		return exitNotExecable
@@ -62,6 +65,10 @@ func lookPath(file string, env environ) (string, error) {
 	}
 	return "", exec.ErrNotFound
 }
+
+// maxEnvString is Linux's MAX_ARG_STRLEN: the most bytes one argument or
+// one NAME=VALUE, with its closing NUL, can have in execve(2).
+const maxEnvString = 32 * 4096
 
 // defaultPath is what a shell searches when PATH is unset.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,6 +133,9 @@ func (s *session) compute(cfg *config, env environ, log logSink, info templates.
 	}
 	for _, name := range s.names() {
 		log.Debugf("set %s=%s", name, s.result.Set[name])
+		if n := len(name) + len(s.result.Set[name]) + 2; len(cfg.command) > 0 && n > maxEnvString {
+			return fmt.Errorf("%s=VALUE is %d bytes with its closing NUL, and Linux passes at most %d as one variable to a command; shorten %s, or write it to a file with --template SRC:DEST or -o instead", name, n, maxEnvString, name)
+		}
 	}
 	for _, o := range cfg.outputs {
 		var b bytes.Buffer
