@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -178,6 +180,10 @@ func checkEnv() error {
 			return fmt.Errorf("DOCKER_HOST=%q: portenv does not speak ssh:// (the docker CLI runs an ssh command for it); point DOCKER_HOST at unix:///path/to/docker.sock or tcp://host:2376, for example a socket forwarded with ssh -L", h)
 		case scheme != "unix" && scheme != "tcp":
 			return fmt.Errorf("DOCKER_HOST=%q: portenv cannot reach an engine over %s://; write it as unix:///var/run/docker.sock or tcp://host:2376", h, scheme)
+		case scheme == "tcp":
+			if why := badTCPAddress(strings.TrimPrefix(h, "tcp://")); why != "" {
+				return fmt.Errorf("DOCKER_HOST=%q %s; write it as tcp://host:2376 (TLS) or tcp://host:2375", h, why)
+			}
 		}
 	}
 	certs := os.Getenv(client.EnvOverrideCertPath)
@@ -199,6 +205,29 @@ func checkEnv() error {
 		return fmt.Errorf("DOCKER_API_VERSION=%q is not an API version; write it as 1.41 (digits, a dot, digits), or remove it so that portenv agrees on one with the engine", v)
 	}
 	return nil
+}
+
+// badTCPAddress says what makes the host:port of a tcp:// DOCKER_HOST one
+// that no wait can reach, or "". A name that does not resolve is waited
+// for: in Compose, a socket proxy's name resolves once it runs.
+func badTCPAddress(addr string) string {
+	addr, _, _ = strings.Cut(addr, "/")
+	host, port, err := net.SplitHostPort(addr)
+	switch {
+	case addr == "":
+		return "names no host"
+	case err != nil:
+		return "gives no port, which portenv does not guess (the docker CLI fills in 2375 or 2376)"
+	case host == "":
+		return "names no host before :" + port
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "has port " + strconv.Quote(port) + ", which is not a port number from 1 to 65535"
+	}
+	if strings.Trim(host, "0123456789.") == "" && net.ParseIP(host) == nil {
+		return "has host " + host + ", which is not an IPv4 address"
+	}
+	return ""
 }
 
 // apiVersion reports whether v reads as MAJOR.MINOR, as "1.41".
