@@ -78,7 +78,7 @@ type swarm struct {
 	info *lazyInfo
 }
 
-var errNotTask = errors.New("this container is not a Swarm task, so .Swarm has no value")
+var errNotTask = errors.New("this container is not a Swarm task, so .Swarm has no value; run it as a service (docker service create), or take .Swarm out of the template")
 
 // Service is the Swarm service's name.
 func (s *swarm) Service() (string, error) {
@@ -115,7 +115,7 @@ type compose struct{ labels map[string]string }
 func (c *compose) label(key string) (string, error) {
 	v, ok := c.labels["com.docker.compose."+key]
 	if !ok {
-		return "", errors.New("this container was not started by Compose (it has no com.docker.compose." + key + " label), so .Compose has no value")
+		return "", errors.New("this container was not started by Compose (it has no com.docker.compose." + key + " label), so .Compose has no value; start it with docker-compose up, or take .Compose out of the template")
 	}
 	return v, nil
 }
@@ -129,7 +129,7 @@ func (c *compose) Service() (string, error) { return c.label("service") }
 // Number is the replica's number in its service: 1, 2, 3 under --scale.
 func (c *compose) Number() (string, error) {
 	if _, ok := c.labels["com.docker.compose.container-number"]; !ok && c.labels["com.docker.compose.oneoff"] == "True" {
-		return "", errors.New("this container was started by docker-compose run, and Compose numbers only the replicas of docker-compose up, so .Compose.Number has no value")
+		return "", errors.New("this container was started by docker-compose run, and Compose numbers only the replicas of docker-compose up, so .Compose.Number has no value; start it with docker-compose up, or take .Compose.Number out of the template")
 	}
 	return c.label("container-number")
 }

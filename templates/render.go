@@ -220,7 +220,7 @@ func (r *Renderer) Format(w io.Writer, format string, vars map[string]string) er
 func (r *Renderer) File(w io.Writer, path string, vars map[string]string) error {
 	text, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("cannot read the template %s: %v", path, unwrapPathError(err))
+		return fmt.Errorf("cannot read the template %s: %v; check the path, and that the file is in the container (COPY it into the image, or mount it with -v)", path, unwrapPathError(err))
 	}
 	if err := r.render(w, path, string(text), r.opt.Delims, vars); err != nil {
 		return fmt.Errorf("template %s: %v", path, err)

@@ -160,12 +160,12 @@ func TestCompose(t *testing.T) {
 	}
 	c.Labels = map[string]string{"com.docker.compose.project": "shop", "com.docker.compose.service": "kafka", "com.docker.compose.oneoff": "True"}
 	_, err := NewRenderer(c, Options{}).Value("--set N", "N", "{{.Compose.Number}}")
-	if want := "--set N: this container was started by docker-compose run, and Compose numbers only the replicas of docker-compose up, so .Compose.Number has no value"; err == nil || err.Error() != want {
+	if want := "--set N: this container was started by docker-compose run, and Compose numbers only the replicas of docker-compose up, so .Compose.Number has no value; start it with docker-compose up, or take .Compose.Number out of the template"; err == nil || err.Error() != want {
 		t.Errorf("one-off: %v, want %s", err, want)
 	}
 	c.Labels = nil
 	_, err = NewRenderer(c, Options{}).Value("--set N", "N", "{{.Compose.Service}}")
-	if want := "--set N: this container was not started by Compose (it has no com.docker.compose.service label), so .Compose has no value"; err == nil || err.Error() != want {
+	if want := "--set N: this container was not started by Compose (it has no com.docker.compose.service label), so .Compose has no value; start it with docker-compose up, or take .Compose out of the template"; err == nil || err.Error() != want {
 		t.Errorf("no compose: %v, want %s", err, want)
 	}
 }

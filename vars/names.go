@@ -82,6 +82,9 @@ func unique(rules []Rule) error {
 	by := map[string]Rule{}
 	for _, r := range rules {
 		if prev, ok := by[r.Name]; ok {
+			if prev.Source == r.Source {
+				return fmt.Errorf("%s is set twice in %s; keep one", r.Name, r.Source)
+			}
 			return fmt.Errorf("%s is set twice, by %s and by %s; keep one", r.Name, prev.Source, r.Source)
 		}
 		by[r.Name] = r

@@ -224,9 +224,9 @@ func logLevel(quiet, verbose bool, level string) (string, error) {
 	case verbose:
 		return "debug", nil
 	}
-	switch level {
+	switch l := strings.ToLower(level); l {
 	case "error", "info", "debug":
-		return level, nil
+		return l, nil
 	}
 	return "", usagef("PORTENV_LOG_LEVEL=%q: use error, info or debug", level)
 }
