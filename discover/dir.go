@@ -415,8 +415,7 @@ func (d *dirFinder) followNetwork(c *Container) (*Container, error) {
 		return nil, d.fail("network", fmt.Errorf("container %s uses the network of container %s, whose record cannot be read: %w", c.Name, other, err))
 	}
 	d.note("network", true, "shares the network of container %s; its published ports are used (from %s)", o.Container.Name, RecordFile(d.opt.Dir, o.Container.ID))
-	oc := o.Container
-	c.Ports, c.Exposed, c.NetworkOf, c.HostNetwork, c.Networks = oc.Ports, oc.Exposed, oc.Name, oc.HostNetwork, oc.Networks
+	c.shareNetworkOf(o.Container)
 	return c, nil
 }
 

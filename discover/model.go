@@ -63,6 +63,19 @@ type Container struct {
 
 	// Swarm is set when the container is a Swarm task.
 	Swarm *SwarmTask `json:"swarm,omitempty"`
+
+	// noNetworkOf names the container whose network this one shares when
+	// that one runs with --network none.
+	noNetworkOf string
+}
+
+// shareNetworkOf makes c's network facts those of o, the container whose
+// network c shares (--network container:<o>).
+func (c *Container) shareNetworkOf(o *Container) {
+	c.Ports, c.Exposed, c.NetworkOf, c.HostNetwork, c.Networks = o.Ports, o.Exposed, o.Name, o.HostNetwork, o.Networks
+	if o.NetworkMode == "none" {
+		c.noNetworkOf = o.Name
+	}
 }
 
 // Network is one network a container is on.
@@ -221,7 +234,10 @@ func (c *Container) Usable() error {
 		return fmt.Errorf("container %s is %s, not running, so it has no published ports; %s, then run portenv again", c.Name, c.Status, fix)
 	}
 	if c.NetworkMode == "none" && len(c.Unpublishable) == 0 {
-		return fmt.Errorf("container %s runs with --network none, where nothing is published and no port can be reached; give it a network and publish its ports with -p (or run portenv with --optional where that is intended)", c.Name)
+		return fmt.Errorf("container %s runs with --network none, where nothing is published and no port can be reached; give it a network and publish its ports with -p", c.Name)
+	}
+	if c.noNetworkOf != "" {
+		return fmt.Errorf("container %s shares the network of container %s, which runs with --network none, where nothing is published and no port can be reached; give %s a network and publish the ports on it with -p", c.Name, c.noNetworkOf, c.noNetworkOf)
 	}
 	if len(c.Unpublishable) == 0 {
 		return nil

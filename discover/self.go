@@ -253,7 +253,7 @@ func (f *finder) followNetwork(c *Container) (*Container, error) {
 		return nil, f.fail("network", fmt.Errorf("container %s uses the network of container %s, which cannot be read: %w", c.Name, other, err))
 	}
 	f.note("network", true, "shares the network of container %s; its published ports are used", o.Name)
-	c.Ports, c.Exposed, c.NetworkOf, c.HostNetwork, c.Networks = o.Ports, o.Exposed, o.Name, o.HostNetwork, o.Networks
+	c.shareNetworkOf(o)
 	return c, nil
 }
 

@@ -83,6 +83,16 @@ func TestEngineNetworkModes(t *testing.T) {
 			t.Errorf("exit %d, stdout %q; want 0, %q", code, out, want)
 		}
 	})
+	t.Run("container-of-none", func(t *testing.T) {
+		owner := enginetest.Name(t, "net-none-owner")
+		enginetest.Docker(t, "run", "-d", "--name", owner, "--network", "none", enginetest.BuildImage(t), "sleep", "600")
+		name := enginetest.Name(t, "net-none-sharer")
+		_, errOut, code, took := runTimed(t, name, []string{"-v", socketMount, "--network", "container:" + owner}, "portenv", "--timeout", "60s", "--port", "P=9092")
+		want := "portenv: container " + name + " shares the network of container " + owner + ", which runs with --network none, where nothing is published and no port can be reached; give " + owner + " a network and publish the ports on it with -p\n"
+		if code != 1 || errOut != want || took > 30*time.Second {
+			t.Errorf("exit %d after %v, stderr %q; want 1 at once, %q", code, took, errOut, want)
+		}
+	})
 	t.Run("not-running", func(t *testing.T) {
 		bin := enginetest.Binary(t)
 		created := enginetest.Name(t, "created")
