@@ -356,7 +356,7 @@ func (d *dirFinder) byRef(ref string) (*Record, error) {
 		return nil, err
 	}
 	if rec == nil {
-		return nil, fmt.Errorf("no record of container %q in %s within %s (--timeout); check the id or name (docker ps lists them), and that portenv agent --dir writes this directory", ref, d.opt.Dir, d.wait)
+		return nil, &NotFoundError{Ref: ref, why: fmt.Sprintf("no record of container %q in %s within %s (--timeout); check the id or name (docker ps lists them), and that portenv agent --dir writes this directory", ref, d.opt.Dir, d.wait)}
 	}
 	return rec, nil
 }

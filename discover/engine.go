@@ -278,12 +278,18 @@ func (e *Engine) Info(ctx context.Context) (name, nodeAddr string, err error) {
 	return h.Name, h.SwarmNodeAddr, err
 }
 
-// NotFoundError says that the engine knows no container by that reference.
-type NotFoundError struct{ Ref, Endpoint string }
+// NotFoundError says that no container goes by reference Ref: the engine
+// knows none, or the agent's records hold none.
+type NotFoundError struct {
+	Ref string
+	why string
+}
 
-func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("no container %q on the engine at %s (GET /containers/%s/json answered 404); check the id or name given to --container (docker ps lists them) and that DOCKER_HOST is the engine that runs it",
-		e.Ref, e.Endpoint, e.Ref)
+func (e *NotFoundError) Error() string { return e.why }
+
+func (e *Engine) notFound(ref string) *NotFoundError {
+	return &NotFoundError{Ref: ref, why: fmt.Sprintf("no container %q on the engine at %s (GET /containers/%s/json answered 404); check the id or name given to --container (docker ps lists them) and that DOCKER_HOST is the engine that runs it",
+		ref, e.Endpoint, ref)}
 }
 
 // Inspect reads one container. A port listed in HostConfig.PortBindings but
@@ -298,7 +304,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 		raw, status, err := e.inspectDirect(ctx, ref)
 		switch {
 		case status == http.StatusNotFound:
-			return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
+			return true, e.notFound(ref)
 		case status == http.StatusOK && err != nil:
 			return true, e.unreadable(req, err)
 		case status != http.StatusOK && status != 0:
@@ -317,7 +323,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 			}
 			if err != nil {
 				if cerrdefs.IsNotFound(err) {
-					return true, &NotFoundError{Ref: ref, Endpoint: e.Endpoint}
+					return true, e.notFound(ref)
 				}
 				if client.IsErrConnectionFailed(err) || ctx.Err() != nil {
 					fail = err
