@@ -55,6 +55,9 @@ func doctor(args []string, env environ, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stdout, "PROBLEM:", err)
+		if cfg.Optional {
+			fmt.Fprintln(stdout, "With --optional, a run warns of this and runs COMMAND without the variables.")
+		}
 		return exitFailure
 	}
 	fmt.Fprintln(stdout, "OK")
