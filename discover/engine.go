@@ -504,9 +504,26 @@ func (e *Engine) checkSocket() error {
 func (e *Engine) timeoutError(what string, last error) error {
 	msg := fmt.Sprintf("the engine at %s did not %s within %s (--timeout)", e.Endpoint, what, e.wait)
 	if last != nil && !errors.Is(last, context.DeadlineExceeded) && !errors.Is(last, context.Canceled) {
-		msg += " (last error: " + truncate(oneLine(last), 200) + ")"
+		msg += " (last error: " + dialProblem(last) + ")"
 	}
 	return errors.New(msg + "; check that the engine runs and that this is its address, or raise --timeout")
+}
+
+// dialProblem says why a connection failed in a user's words where the
+// cause is a common one, and in the client's otherwise.
+func dialProblem(err error) string {
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return "the name " + dns.Name + " does not resolve"
+	case errors.As(err, &dns):
+		return "the name " + dns.Name + " could not be looked up"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused: nothing listens at that address"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to that address"
+	}
+	return truncate(oneLine(err), 200)
 }
 
 // versionRefusal returns the engine's words when err is its refusal of the
