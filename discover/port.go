@@ -95,6 +95,13 @@ func (b Binding) ReportedIP(override string) string {
 	return b.HostIP
 }
 
+// TwoHostPorts says that port b.Port, used at b, is also published at
+// other, on another host port: "port 9092/tcp is published on host port
+// 32770 (0.0.0.0) and on 32769 (::); using 32770" with how "using".
+func TwoHostPorts(b, other Binding, how string) string {
+	return fmt.Sprintf("port %s is published on host port %d (%s) and on %d (%s); %s %d", b.Port, b.HostPort, b.HostIP, other.HostPort, other.HostIP, how, b.HostPort)
+}
+
 // Addr is ReportedIP and the host port joined for a URL: IPv6 in brackets.
 func (b Binding) Addr(override string) string {
 	return net.JoinHostPort(b.ReportedIP(override), strconv.Itoa(b.HostPort))

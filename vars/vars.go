@@ -53,7 +53,7 @@ func Build(c *discover.Container, cfg Config, r *templates.Renderer, lookupEnv f
 		b, other, err := c.Lookup(p)
 		if other != nil && !noted[p] {
 			noted[p] = true
-			logf("port %s is published on host port %d (%s) and on %d (%s); using %d", p, b.HostPort, b.HostIP, other.HostPort, other.HostIP, b.HostPort)
+			logf("%s", discover.TwoHostPorts(b, *other, "using"))
 		}
 		return b, err
 	}

@@ -178,7 +178,7 @@ func portLines(c *discover.Container, want *discover.Port, notef func(string, ..
 	for _, b := range bindings {
 		if v4, ok := c.IPv4Twin(b); ok {
 			if v4.HostPort != b.HostPort {
-				notef("port %s is published on host port %d (%s) and on %d (%s); printing %d", b.Port, v4.HostPort, v4.HostIP, b.HostPort, b.HostIP, v4.HostPort)
+				notef("%s", discover.TwoHostPorts(v4, b, "printing"))
 			}
 			continue
 		}

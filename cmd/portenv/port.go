@@ -82,7 +82,7 @@ A dual-stack publication (one -p on IPv4 and IPv6) is one line: IPv4's.
 		}
 		if quiet {
 			if other != nil {
-				log.Infof("port %s is published on host port %d (%s) and on %d (%s); printing %d", *want, b.HostPort, b.HostIP, other.HostPort, other.HostIP, b.HostPort)
+				log.Infof("%s", discover.TwoHostPorts(b, *other, "printing"))
 			}
 			fmt.Fprintln(stdout, strconv.Itoa(b.HostPort))
 			return exitOK
