@@ -509,8 +509,9 @@ func (e *Engine) timeoutError(what string, last error) error {
 	return errors.New(msg + "; check that the engine runs and that this is its address, or raise --timeout")
 }
 
-// dialProblem says why a connection failed in a user's words where the
-// cause is a common one, and in the client's otherwise.
+// dialProblem says why a connection failed. The client words a refused
+// or unreachable address itself ("Cannot connect to the Docker daemon at
+// ..."), but passes a failed name lookup on in the resolver's words.
 func dialProblem(err error) string {
 	var dns *net.DNSError
 	switch {
@@ -518,10 +519,6 @@ func dialProblem(err error) string {
 		return "the name " + dns.Name + " does not resolve"
 	case errors.As(err, &dns):
 		return "the name " + dns.Name + " could not be looked up"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused: nothing listens at that address"
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return "no route to that address"
 	}
 	return truncate(oneLine(err), 200)
 }
