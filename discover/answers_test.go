@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/swarm"
-
 	"github.com/portenv/portenv/internal/enginetest"
 )
 
@@ -45,20 +43,17 @@ func FuzzAnswers(f *testing.F) {
 				}
 			}
 		}
-		var svc struct {
-			Endpoint struct{ Ports []swarm.PortConfig }
-		}
+		var svc serviceResponse
 		if err := decodeJSON(bytes.NewReader(data), &svc); err != nil {
 			checkMessage(t, err)
 		} else {
 			_ = publishedList(serviceBindings(svc.Endpoint.Ports))
 		}
-		var info struct {
-			Name  string
-			Swarm struct{ NodeAddr string }
-		}
+		var info infoResponse
 		if err := decodeJSON(bytes.NewReader(data), &info); err != nil {
 			checkMessage(t, err)
+		} else {
+			_ = rootlessIn(info)
 		}
 	})
 }

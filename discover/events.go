@@ -2,16 +2,17 @@ package discover
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
+	"net/url"
+	"strings"
+	"syscall"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/events"
-	"github.com/docker/docker/api/types/filters"
+	"github.com/moby/moby/api/types/events"
 )
 
 // HostInfo is what the engine tells of its host (GET /info).
@@ -21,43 +22,60 @@ type HostInfo struct {
 	// SwarmManager is true on a Swarm manager, whose API tells a
 	// service's published ports.
 	SwarmManager bool
+	// Rootless is true when the engine runs as an unprivileged user.
+	Rootless bool
 	// Time is the engine's clock when it answered, zero if it did not say.
 	Time time.Time
 }
 
-// HostInfo asks the engine about its host with one GET /info.
+// infoResponse is the part of GET /info that portenv reads.
+type infoResponse struct {
+	Name            string
+	SystemTime      string
+	SecurityOptions []string
+	// Rootless is Podman's own field in its Docker-compatible /info;
+	// Podman lists no "name=rootless" security option.
+	Rootless bool
+	Swarm    struct {
+		NodeAddr         string
+		ControlAvailable bool
+	}
+}
+
+// HostInfo asks the engine about its host with one GET /info. A run asks
+// only when a template uses the host's name or address; doctor asks too.
 func (e *Engine) HostInfo(ctx context.Context) (HostInfo, error) {
-	var info struct {
-		Name       string
-		SystemTime string
-		Swarm      struct {
-			NodeAddr         string
-			ControlAvailable bool
-		}
-	}
-	status, err := e.getDirect(ctx, "/v"+e.APIVersion+"/info", &info)
-	switch {
-	case status == http.StatusOK && err != nil:
-		return HostInfo{}, e.unreadable("GET /info", err)
-	case status != 0 && status != http.StatusOK:
+	var info infoResponse
+	if err := e.get(ctx, "/info", &info); err != nil {
 		return HostInfo{}, e.apiError("GET /info", err)
-	case status == 0:
-		full, err := e.cli.Info(ctx)
-		if err != nil {
-			return HostInfo{}, e.apiError("GET /info", err)
-		}
-		info.Name, info.SystemTime = full.Name, full.SystemTime
-		info.Swarm.NodeAddr, info.Swarm.ControlAvailable = full.Swarm.NodeAddr, full.Swarm.ControlAvailable
 	}
-	h := HostInfo{Name: info.Name, SwarmNodeAddr: info.Swarm.NodeAddr, SwarmManager: info.Swarm.ControlAvailable}
+	h := HostInfo{Name: info.Name, SwarmNodeAddr: info.Swarm.NodeAddr, SwarmManager: info.Swarm.ControlAvailable, Rootless: rootlessIn(info)}
 	h.Time, _ = time.Parse(time.RFC3339Nano, info.SystemTime)
 	return h, nil
 }
 
+// rootlessIn tells a rootless engine: rootless Docker lists
+// "name=rootless" among /info's SecurityOptions, and Podman's compatible
+// /info says "Rootless": true.
+func rootlessIn(info infoResponse) bool {
+	if info.Rootless {
+		return true
+	}
+	for _, opt := range info.SecurityOptions {
+		// The name may be followed by options: "name=seccomp,profile=default".
+		if name, _, _ := strings.Cut(opt, ","); name == "name=rootless" {
+			return true
+		}
+	}
+	return false
+}
+
 // Running lists the ids of the running containers (GET /containers/json).
 func (e *Engine) Running(ctx context.Context) ([]string, error) {
-	list, err := e.cli.ContainerList(ctx, container.ListOptions{})
-	if err != nil {
+	var list []struct {
+		ID string `json:"Id"`
+	}
+	if err := e.get(ctx, "/containers/json", &list); err != nil {
 		return nil, e.apiError("GET /containers/json", err)
 	}
 	ids := make([]string, 0, len(list))
@@ -84,37 +102,42 @@ var changeActions = []string{"start", "die", "destroy", "rename", "pause", "unpa
 // error channel gets one error when the stream ends, for whatever reason;
 // cancelling ctx ends it.
 func (e *Engine) Follow(ctx context.Context, since time.Time) (<-chan Change, <-chan error) {
-	f := filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)), filters.Arg("type", string(events.NetworkEventType)))
-	for _, a := range changeActions {
-		f.Add("event", a)
-	}
-	opt := events.ListOptions{Filters: f}
-	if !since.IsZero() {
-		opt.Since = strconv.FormatInt(since.Unix(), 10) + "." + fmt.Sprintf("%09d", since.Nanosecond())
-	}
-	msgs, errs := e.cli.Events(ctx, opt)
 	out := make(chan Change)
 	failed := make(chan error, 1)
+	resp, err := e.api.send(ctx, http.MethodGet, e.APIVersion, "/events?"+eventsQuery(since))
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = answerError(resp)
+		resp.Body.Close()
+	}
+	if err != nil {
+		failed <- e.eventsError(err)
+		close(out)
+		return out, failed
+	}
 	go func() {
 		defer close(out)
+		defer resp.Body.Close()
+		dec := json.NewDecoder(resp.Body)
 		for {
-			select {
-			case m := <-msgs:
-				id := m.Actor.ID
-				if m.Type == events.NetworkEventType {
-					id = m.Actor.Attributes["container"]
+			var m events.Message
+			if err := dec.Decode(&m); err != nil {
+				if ctx.Err() != nil {
+					err = ctx.Err()
 				}
-				if id == "" {
-					continue
-				}
-				select {
-				case out <- Change{ID: id, Action: string(m.Action)}:
-				case <-ctx.Done():
-					failed <- ctx.Err()
-					return
-				}
-			case err := <-errs:
 				failed <- e.eventsError(err)
+				return
+			}
+			id := m.Actor.ID
+			if m.Type == events.NetworkEventType {
+				id = m.Actor.Attributes["container"]
+			}
+			if id == "" {
+				continue
+			}
+			select {
+			case out <- Change{ID: id, Action: string(m.Action)}:
+			case <-ctx.Done():
+				failed <- ctx.Err()
 				return
 			}
 		}
@@ -122,14 +145,35 @@ func (e *Engine) Follow(ctx context.Context, since time.Time) (<-chan Change, <-
 	return out, failed
 }
 
+// eventsQuery asks for the events of changeActions on containers and
+// networks, from since on.
+func eventsQuery(since time.Time) string {
+	actions := map[string]bool{}
+	for _, a := range changeActions {
+		actions[a] = true
+	}
+	filters, _ := json.Marshal(map[string]map[string]bool{
+		"type":  {string(events.ContainerEventType): true, string(events.NetworkEventType): true},
+		"event": actions,
+	})
+	q := url.Values{"filters": {string(filters)}}
+	if !since.IsZero() {
+		q.Set("since", fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()))
+	}
+	return q.Encode()
+}
+
 func (e *Engine) eventsError(err error) error {
+	var se *json.SyntaxError
 	switch {
-	case err == nil, errors.Is(err, io.EOF):
+	case errors.Is(err, io.EOF):
 		return fmt.Errorf("the engine at %s ended the event stream (GET /events)", e.Endpoint)
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
 		return fmt.Errorf("the connection to the engine at %s broke during GET /events", e.Endpoint)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
+	case errors.As(err, &se):
+		return e.unreadable("GET /events", errors.New("it is not valid JSON"))
 	}
 	return e.apiError("GET /events", err)
 }

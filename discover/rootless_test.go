@@ -27,9 +27,9 @@ func TestRootless(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := fake(t, &enginetest.Fake{Raw: map[string]enginetest.Answer{"/info": {Status: http.StatusOK, Body: tc.body}}})
 			e, ctx := connect(t)
-			got, err := e.Rootless(ctx)
-			if err != nil || got != tc.want {
-				t.Errorf("Rootless() = %v, %v; want %v, nil", got, err, tc.want)
+			h, err := e.HostInfo(ctx)
+			if got := h.Rootless; err != nil || got != tc.want {
+				t.Errorf("HostInfo().Rootless = %v, %v; want %v, nil", got, err, tc.want)
 			}
 			if want := []string{"HEAD /_ping", "GET /v1.41/info"}; !reflect.DeepEqual(f.Versioned(), want) {
 				t.Errorf("requests %q, want %q", f.Versioned(), want)
@@ -51,10 +51,10 @@ func TestRootlessRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fake(t, &enginetest.Fake{Raw: map[string]enginetest.Answer{"/info": {Status: tc.status, Body: tc.body}}})
 			e, ctx := connect(t)
-			got, err := e.Rootless(ctx)
+			h, err := e.HostInfo(ctx)
 			want := strings.ReplaceAll(tc.want, "{endpoint}", e.Endpoint)
-			if got || err == nil || err.Error() != want {
-				t.Errorf("Rootless() = %v, %v; want false, %q", got, err, want)
+			if got := h.Rootless; got || err == nil || err.Error() != want {
+				t.Errorf("HostInfo().Rootless = %v, %v; want false, %q", got, err, want)
 			}
 		})
 	}

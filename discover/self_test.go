@@ -24,7 +24,7 @@ func connect(t *testing.T) (*Engine, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	t.Cleanup(cancel)
-	e, err := Connect(ctx)
+	e, err := Connect(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

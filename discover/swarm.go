@@ -2,12 +2,12 @@ package discover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/docker/docker/api/types/swarm"
 )
 
 // swarmTask reads the labels Swarm puts on a task's container.
@@ -63,38 +63,39 @@ func (c *Container) NeedsServicePorts() bool {
 // ingress mode, read with GET /services/{id}.
 func (e *Engine) ServicePorts(ctx context.Context, c *Container) error {
 	t := c.Swarm
-	req := "GET /services/" + t.ServiceID
-	var svc struct {
-		Endpoint struct{ Ports []swarm.PortConfig }
-	}
-	status, err := e.getDirect(ctx, "/v"+e.APIVersion+"/services/"+t.ServiceID, &svc)
-	switch {
-	case status == http.StatusOK && err != nil:
-		return e.unreadable(req, err)
-	case status != 0 && status != http.StatusOK:
-		return e.serviceError(c, req, err)
-	case status == 0:
-		full, _, err := e.cli.ServiceInspectWithRaw(ctx, t.ServiceID, swarm.ServiceInspectOptions{})
-		if err != nil {
-			return e.serviceError(c, req, err)
-		}
-		svc.Endpoint.Ports = full.Endpoint.Ports
+	var svc serviceResponse
+	if err := e.get(ctx, "/services/"+url.PathEscape(t.ServiceID), &svc); err != nil {
+		return e.serviceError(c, "GET /services/"+t.ServiceID, err)
 	}
 	c.Ports = serviceBindings(svc.Endpoint.Ports)
 	return nil
 }
 
+// serviceResponse is the part of GET /services/{id} that portenv reads,
+// in the API's field names. The API module's swarm package would bring
+// the image specification's digest patterns, compiled at every start.
+type serviceResponse struct {
+	Endpoint struct{ Ports []portConfig }
+}
+
+type portConfig struct {
+	Protocol      string
+	TargetPort    uint32
+	PublishedPort uint32
+	PublishMode   string
+}
+
 // serviceBindings turns a service's published ports into bindings. The
 // routing mesh listens on every address of every node, so HostIP is left
 // empty, which portenv treats as the wildcard address.
-func serviceBindings(ports []swarm.PortConfig) []Binding {
+func serviceBindings(ports []portConfig) []Binding {
 	var out []Binding
 	for _, p := range ports {
 		// An empty mode is ingress, the API's default.
-		if (p.PublishMode != "" && p.PublishMode != swarm.PortConfigPublishModeIngress) || p.PublishedPort == 0 || p.TargetPort == 0 {
+		if (p.PublishMode != "" && p.PublishMode != "ingress") || p.PublishedPort == 0 || p.TargetPort == 0 {
 			continue
 		}
-		proto := strings.ToLower(string(p.Protocol))
+		proto := strings.ToLower(p.Protocol)
 		if proto == "" {
 			proto = "tcp"
 		}
@@ -113,7 +114,11 @@ func publishedList(bs []Binding) []string {
 }
 
 func (e *Engine) serviceError(c *Container, req string, err error) error {
-	msg := strings.TrimPrefix(oneLine(err), "Error response from daemon: ")
+	var ue *unreadableError
+	if errors.As(err, &ue) || httpStatus(err) == 0 {
+		return e.apiError(req, err)
+	}
+	msg := oneLine(err)
 	t := c.Swarm
 	status := httpStatus(err)
 	switch {

@@ -8,8 +8,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/docker/docker/client"
-
 	"github.com/portenv/portenv/discover"
 	"github.com/portenv/portenv/internal/atomicfile"
 )
@@ -31,13 +29,13 @@ func doctor(args []string, env environ, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "portenv:", err)
 		return exitUsage
 	}
-	switch h := env.get(client.EnvOverrideHost); {
+	switch h := env.get("DOCKER_HOST"); {
 	case cfg.From != "":
 		fmt.Fprintf(stdout, "Records: %s (--from: written by portenv agent; the engine is not asked)\n", cfg.From)
 	case h != "":
 		fmt.Fprintf(stdout, "Engine: %s (DOCKER_HOST)\n", h)
 	default:
-		fmt.Fprintf(stdout, "Engine: %s (the default; DOCKER_HOST is not set)\n", client.DefaultDockerHost)
+		fmt.Fprintf(stdout, "Engine: %s (the default; DOCKER_HOST is not set)\n", discover.DefaultHost)
 	}
 	notes := &noteLog{}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
@@ -47,7 +45,8 @@ func doctor(args []string, env environ, stdout, stderr io.Writer) int {
 	// nothing else, so its refusal is not reported.
 	rootless := false
 	if s.engine != nil {
-		rootless, _ = s.engine.Rootless(ctx)
+		h, _ := s.engine.HostInfo(ctx)
+		rootless = h.Rootless
 	}
 	report(stdout, s, rootless, notes.lines)
 	if err == nil {

@@ -88,16 +88,19 @@ func engine(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("ENGINE", "unix://"+sock)
 }
 
-// requests [REQUEST...] checks that the fake engine has had exactly these
-// requests ("GET /containers/app/json", without the version) since the
-// last check, in order.
+// requests [-v] [REQUEST...] checks that the fake engine has had exactly
+// these requests ("GET /containers/app/json", without the version; with
+// -v, "GET /v1.41/containers/app/json") since the last check, in order.
 func requests(ts *testscript.TestScript, neg bool, args []string) {
 	v, ok := fakes.Load(ts)
 	if neg || !ok {
-		ts.Fatalf("usage: requests [REQUEST...], after engine")
+		ts.Fatalf("usage: requests [-v] [REQUEST...], after engine")
 	}
 	f := v.(*enginetest.Fake)
 	got := f.Requests()
+	if len(args) > 0 && args[0] == "-v" {
+		got, args = f.Versioned(), args[1:]
+	}
 	n, _ := fakes.LoadOrStore(f, 0)
 	got = got[n.(int):]
 	fakes.Store(f, n.(int)+len(got))

@@ -74,16 +74,19 @@ func prepare(ctx context.Context, cfg *config, env environ, log logSink) (*sessi
 // fromEngine finds the container through the engine. done closes the
 // connection.
 func (s *session) fromEngine(ctx context.Context, cfg *config, log logSink) (*discover.Container, templates.EngineInfo, func(), error) {
-	engine, err := discover.Connect(ctx)
+	engine, err := discover.Connect(ctx, log.Warnf)
 	if err != nil {
 		return nil, nil, func() {}, err
 	}
 	s.engine = engine
-	engine.Warnf = log.Warnf
-	log.Debugf("engine %s, API %s", engine.Endpoint, engine.APIVersion)
 	c, tried, err := engine.Self(ctx, discover.SelfOptions{Container: cfg.Container})
 	s.tried = tried
-	info := func() (string, string, error) { return engine.Info(ctx) }
+	// After the first inspection, which may have refused a pinned version.
+	log.Debugf("engine %s, API %s", engine.Endpoint, engine.APIVersion)
+	info := func() (string, string, error) {
+		h, err := engine.HostInfo(ctx)
+		return h.Name, h.SwarmNodeAddr, err
+	}
 	return c, info, func() { engine.Close() }, err
 }
 

@@ -127,7 +127,7 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 		wait = 30 * time.Second
 	}
 	cctx, cancel := context.WithTimeout(ctx, wait)
-	e, err := discover.Connect(cctx)
+	e, err := discover.Connect(cctx, a.log.Warnf)
 	cancel()
 	if err != nil && a.connected {
 		return false, fmt.Errorf("cannot reach the engine again: %w", err)
@@ -136,7 +136,6 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 		return false, err
 	}
 	defer e.Close()
-	e.Warnf = a.log.Warnf
 	a.connected, a.endpoint = true, e.Endpoint
 	a.log.Debugf("connected to the engine at %s, API %s", e.Endpoint, e.APIVersion)
 	since := a.askHost(ctx, e, a.log.Warnf)
