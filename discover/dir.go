@@ -248,20 +248,33 @@ func (d *dirFinder) sharersOf(owners []*Record) (found []*Record, whys []string,
 // thisStart tells whether rec is of the current start of the container
 // portenv runs in, were it that container's record.
 //
-// The engine records a container's start time (State.StartedAt) after it
-// has created the container's first process, and a new start creates a
-// new first process, after the previous start's processes have ended. So
-// a record is of this start when its start time is no earlier than this
-// container's first process: with a process namespace of its own (the
-// default), process 1 of this process's /proc; on the host's (--pid
-// host), the process the record names (State.Pid). A record of an earlier
-// start holds a start time from before that process existed.
+// A new start creates a new first process, after the previous start's
+// processes have ended. The agent notes when it asked the engine for what
+// a record holds (checkedAt); an engine that then described a running
+// start described the one running at that moment. So a record checked no
+// earlier than this container's first process is of this start: with a
+// process namespace of its own (the default), process 1 of this process's
+// /proc; on the host's (--pid host), the process the record names
+// (State.Pid). A record of an earlier start was checked while that start
+// ran, before this start's first process existed.
+//
+// The engine's own start time (State.StartedAt) cannot tell this on every
+// engine: Docker 27 and later stamp it before they create the first
+// process, up to tens of milliseconds. Records of agents that note no
+// checkedAt are judged by it all the same, as those agents ran with
+// engines that stamp it after.
 func (d *dirFinder) thisStart(rec *Record) (bool, string, error) {
 	c := rec.Container
 	file := RecordFile(d.opt.Dir, c.ID)
 	started, err := time.Parse(time.RFC3339Nano, c.StartedAt)
 	if err != nil {
 		return false, "", &badRecordError{File: file, Err: fmt.Errorf("its startedAt %q is not a time", c.StartedAt)}
+	}
+	var checked time.Time
+	if rec.CheckedAt != "" {
+		if checked, err = time.Parse(time.RFC3339Nano, rec.CheckedAt); err != nil {
+			return false, "", &badRecordError{File: file, Err: fmt.Errorf("its checkedAt %q is not a time", rec.CheckedAt)}
+		}
 	}
 	pid := 1
 	switch c.PidMode {
@@ -280,10 +293,14 @@ func (d *dirFinder) thisStart(rec *Record) (bool, string, error) {
 		return false, fmt.Sprintf("it records the start at %s, by process %d, which is gone", c.StartedAt, pid), nil
 	case err != nil:
 		return false, "", fmt.Errorf("cannot tell when this container started, which tells the record of this start from an earlier start's: %v", oneLine(err))
-	case started.Before(forked):
+	case rec.CheckedAt == "" && started.Before(forked):
 		return false, fmt.Sprintf("it records the start at %s, before this container's first process started (%s)", c.StartedAt, formatTime(forked)), nil
+	case rec.CheckedAt == "":
+		return true, fmt.Sprintf("it records the start at %s, this start (the container's first process started %s)", c.StartedAt, formatTime(forked)), nil
+	case checked.Before(forked):
+		return false, fmt.Sprintf("it records the start at %s, read from the engine at %s, before this container's first process started (%s)", c.StartedAt, rec.CheckedAt, formatTime(forked)), nil
 	}
-	return true, fmt.Sprintf("it records the start at %s, this start (the container's first process started %s)", c.StartedAt, formatTime(forked)), nil
+	return true, fmt.Sprintf("it records the start at %s, this start (read from the engine at %s, after the container's first process started %s)", c.StartedAt, rec.CheckedAt, formatTime(forked)), nil
 }
 
 func (d *dirFinder) processStart(pid int) (time.Time, error) {

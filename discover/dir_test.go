@@ -181,6 +181,45 @@ func TestFromDirBadRecord(t *testing.T) {
 	}
 }
 
+// Docker 27 and later stamp State.StartedAt before they create the first
+// process, so the record of this start may hold a start time before it.
+// The time the agent checked the record proves it of this start; a record
+// checked before the first process started is of an earlier one, whatever
+// its start time.
+func TestFromDirCheckedAt(t *testing.T) {
+	for _, tc := range []struct {
+		name, startedAt, checkedAt string
+		found                      bool
+		why                        string
+	}{
+		{"stamped-before-fork", "2026-11-27T10:00:04.96Z", "2026-11-27T10:00:05.2Z", true,
+			"it records the start at 2026-11-27T10:00:04.96Z, this start (read from the engine at 2026-11-27T10:00:05.2Z, after the container's first process started 2026-11-27T10:00:05.00Z)"},
+		{"checked-before-fork", "2026-11-27T10:00:04.9Z", "2026-11-27T10:00:04.99Z", false,
+			"it records the start at 2026-11-27T10:00:04.9Z, read from the engine at 2026-11-27T10:00:04.99Z, before this container's first process started (2026-11-27T10:00:05.00Z)"},
+		{"start-after-fork-checked-before", "2026-11-27T10:00:05.1Z", "2026-11-27T10:00:04.99Z", false,
+			"it records the start at 2026-11-27T10:00:05.1Z, read from the engine at 2026-11-27T10:00:04.99Z, before this container's first process started (2026-11-27T10:00:05.00Z)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := record(selfID, "app", tc.startedAt, bind(9092, 32769))
+			r.CheckedAt = tc.checkedAt
+			writeRecord(t, dir, r)
+			c, _, tried, err := fromDir(t, dirOptions(dir), 200*time.Millisecond)
+			if tc.found {
+				want := "+ record: container aaaa00000000 (app) in " + RecordFile(dir, selfID) + "; " + tc.why
+				if err != nil || c.ID != selfID || attemptLines(tried)[1] != want {
+					t.Fatalf("got %v, %v, %q; want the record and %q", c, err, attemptLines(tried), want)
+				}
+				return
+			}
+			want := "the record of container aaaa00000000 (app) in " + dir + " is of an earlier start: " + tc.why + "; the agent wrote none of this start within 200ms (--timeout): is portenv agent still running? (its container's logs tell)"
+			if err == nil || err.Error() != want {
+				t.Errorf("error\n got %v\nwant %s", err, want)
+			}
+		})
+	}
+}
+
 // With --pid host, the record's State.Pid is the container's first
 // process, seen in this /proc; process 4242 started at 10:00:07.
 func TestFromDirPidModes(t *testing.T) {

@@ -69,17 +69,19 @@ func Connect(ctx context.Context, warnf func(format string, args ...any)) (*Engi
 			answered, e.EngineAPI = true, offered
 			return true, nil
 		}
-		if status := httpStatus(err); status != 0 && !transient(status) || permanent(err) {
-			return true, err
-		}
-		last = err
-		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+		switch status := httpStatus(err); {
+		case status != 0 && !transient(status):
+			return true, e.pingError(err)
+		case permanent(err):
+			return true, e.connectError(err)
+		case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 			return true, e.permissionError()
 		}
+		last = err
 		return false, nil
 	})
 	if err != nil {
-		return nil, e.pingError(err)
+		return nil, err
 	}
 	if !answered {
 		return nil, e.timeoutError("answer HEAD /_ping", last)
@@ -113,17 +115,13 @@ func (e *Engine) ping(ctx context.Context) (string, error) {
 // waited out before this, as a proxy gives one while the engine behind it
 // restarts.
 func (e *Engine) pingError(err error) error {
-	status := httpStatus(err)
-	switch {
-	case status == http.StatusForbidden:
+	if httpStatus(err) == http.StatusForbidden {
 		// A socket proxy that refuses /_ping will not change its mind.
 		return e.apiError("HEAD /_ping", err)
-	case status != 0:
-		// Something answers, and it is not an engine: an engine always
-		// answers /_ping.
-		return fmt.Errorf("%s answered GET /_ping with %s, which no Docker engine does; check that DOCKER_HOST is the engine's address (or a socket proxy's that allows /_ping)", e.Endpoint, answerSummary(err))
 	}
-	return e.connectError(err)
+	// Something answers, and it is not an engine: an engine always
+	// answers /_ping.
+	return fmt.Errorf("%s answered GET /_ping with %s, which no Docker engine does; check that DOCKER_HOST is the engine's address (or a socket proxy's that allows /_ping)", e.Endpoint, answerSummary(err))
 }
 
 // pin uses the version DOCKER_API_VERSION sets, when the engine can speak
@@ -206,6 +204,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 	var c *Container
 	var pending []Port
 	var last error
+	askedNetworks := false
 	req := "GET /containers/" + ref + "/json"
 	err := retry(ctx, engineWait, func() (bool, error) {
 		var raw inspectResponse
@@ -226,6 +225,15 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 			return false, nil
 		}
 		c, pending = raw.container()
+		if len(pending) > 0 && !askedNetworks {
+			// Docker 29 lists a port that an internal network cannot
+			// publish as one not bound yet; only the network tells.
+			askedNetworks = true
+			if e.allInternal(ctx, raw.networkIDs()) {
+				c.Unpublishable, pending = append(c.Unpublishable, pending...), nil
+				sortPorts(c.Unpublishable)
+			}
+		}
 		return len(pending) == 0, nil
 	})
 	if err != nil {
@@ -239,6 +247,20 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 			joinPorts(pending), c.Name, c.Name)
 	}
 	return c, nil
+}
+
+// allInternal reports whether each of the networks ids is internal, so
+// that no port of a container on them is ever published. Where the engine
+// does not say (a proxy that refuses GET /networks/{id}), it reports false,
+// and the ports are waited for.
+func (e *Engine) allInternal(ctx context.Context, ids []string) bool {
+	for _, id := range ids {
+		var n struct{ Internal bool }
+		if err := e.get(ctx, "/networks/"+url.PathEscape(id), &n); err != nil || !n.Internal {
+			return false
+		}
+	}
+	return len(ids) > 0
 }
 
 // unreadable says that the answer to req could not be read, and why.

@@ -39,6 +39,7 @@ type inspectResponse struct {
 	NetworkSettings *struct {
 		Ports    map[string][]portBinding
 		Networks map[string]*struct {
+			NetworkID         string
 			IPAddress         string
 			GlobalIPv6Address string
 			Gateway           string
@@ -140,6 +141,21 @@ func (raw *inspectResponse) container() (c *Container, pending []Port) {
 	sortPorts(pending)
 	sortPorts(c.Unpublishable)
 	return c, pending
+}
+
+// networkIDs lists the ids of the networks raw names, or nil when one
+// has none.
+func (raw *inspectResponse) networkIDs() []string {
+	var ids []string
+	if ns := raw.NetworkSettings; ns != nil {
+		for _, n := range ns.Networks {
+			if n == nil || n.NetworkID == "" {
+				return nil
+			}
+			ids = append(ids, n.NetworkID)
+		}
+	}
+	return ids
 }
 
 // networkNames lists the names of c's networks, sorted.

@@ -22,6 +22,11 @@ type Record struct {
 	Version int `json:"version"`
 	// Host is the engine's host, as GET /info told the agent.
 	Host RecordHost `json:"host"`
+	// CheckedAt is when the agent asked the engine for what Container
+	// holds (RFC 3339, the host's clock), which proves a record to be of
+	// the start a workload runs in (see thisStart). Agents before it wrote
+	// none.
+	CheckedAt string `json:"checkedAt,omitempty"`
 	// Container is the container, never its environment.
 	Container *Container `json:"container"`
 	// ServicePortsError says why the agent could not read the ports that

@@ -162,15 +162,20 @@ func TestEngineOptional(t *testing.T) {
 	}
 }
 
-// DOCKER_API_VERSION=1.22, as wurstmeister's compose file sets it, is a
-// version this engine accepts, so it is used as it is; a version the engine
-// refuses is dropped for the negotiated one, with a warning.
+// DOCKER_API_VERSION is used when the engine speaks it; 1.22, as
+// wurstmeister's compose file sets it, is older than any version portenv
+// speaks, and one newer than the engine offers is not spoken either: each
+// is dropped for the negotiated version, with one warning.
 func TestEngineAPIVersionPin(t *testing.T) {
 	enginetest.Require(t)
 	api := enginetest.Docker(t, "version", "--format", "{{.Server.APIVersion}}")
+	dropped := func(pin, why string) string {
+		return "portenv: warning: DOCKER_API_VERSION=" + pin + " is not used, as " + why + "; using API " + api + " instead; remove DOCKER_API_VERSION from the container's environment\n"
+	}
 	for _, tc := range []struct{ pin, stderr string }{
-		{"1.22", ""},
-		{"1.99", "portenv: warning: the engine refused API version 1.99 set by DOCKER_API_VERSION (client version 1.99 is too new. Maximum supported API version is " + api + "); using the negotiated version " + api + " instead; remove DOCKER_API_VERSION from the container's environment\n"},
+		{api, ""},
+		{"1.22", dropped("1.22", "it is older than API 1.24, the oldest portenv speaks")},
+		{"1.99", dropped("1.99", "the engine offers at most "+api)},
 	} {
 		t.Run(tc.pin, func(t *testing.T) {
 			name := enginetest.Name(t, "api")

@@ -292,10 +292,13 @@ echo ` + enginetest.Marker + `; exec sleep 600`
 		"== 1\n== 1\n== 1\n"
 	// "portenv dev (commit ..., built ...)": the shim names the version alone.
 	version := "portenv " + strings.Fields(enginetest.Docker(t, "run", "--rm", "--entrypoint", "/usr/bin/portenv", image, "version"))[1]
+	// The failures in the words of the CLI of the engine under test.
+	noPort := strings.ReplaceAll(cliError(t, "port", name, "9999"), name, "kafka-1")
+	noContainer := cliError(t, "port", "no-such-container-here", "9092")
 	wantErr := enginetest.DualStackNote(t, name, "9092/tcp", "printing") +
-		"Error: No public port '9999/tcp' published for kafka-1\n" +
+		noPort +
 		enginetest.DualStackNote(t, other, "8080/tcp", "printing") +
-		"Error: No such container: no-such-container-here\n" +
+		noContainer +
 		`docker: "docker ps" is not available: this docker is ` + version + ", which provides only docker port CONTAINER [PRIVATE_PORT[/PROTO]]; other commands need the Docker CLI\n" +
 		`docker: "docker run" is not available: this docker is ` + version + ", which provides only docker port CONTAINER [PRIVATE_PORT[/PROTO]]; other commands need the Docker CLI\n"
 	if out != wantOut || errOut != wantErr {
@@ -312,6 +315,19 @@ echo ` + enginetest.Marker + `; exec sleep 600`
 		t.Errorf("requests through the read-only proxy:\n got %q\nwant %q", got, want)
 	}
 	t.Logf("%d requests, all GET or HEAD", len(proxy.Requests()))
+}
+
+// cliError runs the docker CLI, which must fail with exit 1, and returns
+// what it printed on stderr.
+func cliError(t *testing.T, args ...string) string {
+	t.Helper()
+	var stderr strings.Builder
+	cmd := exec.Command("docker", args...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil || cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("docker %s: %v, want exit 1; stderr %q", strings.Join(args, " "), err, stderr.String())
+	}
+	return stderr.String()
 }
 
 // portenv port in a container: the shim's lines for this container, and

@@ -81,7 +81,7 @@ func dockerShim(args []string, env environ, stdout, stderr io.Writer) int {
 	var nf *discover.NotFoundError
 	switch {
 	case errors.As(err, &nf) && cfg.Container == ref:
-		fmt.Fprintf(stderr, "Error: No such container: %s\n", ref)
+		fmt.Fprintf(stderr, "Error response from daemon: No such container: %s\n", ref)
 		return exitFailure
 	case err != nil:
 		log.Errorf("%v", err)
@@ -89,7 +89,8 @@ func dockerShim(args []string, env environ, stdout, stderr io.Writer) int {
 	}
 	lines, ok := portLines(s.container, want, log.Infof)
 	if !ok {
-		fmt.Fprintf(stderr, "Error: No public port '%s' published for %s\n", want, ref)
+		// The port as it was given, as the docker CLI since 23 prints it.
+		fmt.Fprintf(stderr, "Error: No public port '%s' published for %s\n", pos[1], ref)
 		return exitFailure
 	}
 	for _, l := range lines {

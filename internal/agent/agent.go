@@ -253,6 +253,7 @@ func (a *agent) update(ctx context.Context, e *discover.Engine, id, action strin
 	}
 	ictx, cancel := context.WithTimeout(ctx, a.opt.InspectWait)
 	defer cancel()
+	asked := time.Now()
 	c, err := e.Inspect(ictx, id)
 	var nf *discover.NotFoundError
 	switch {
@@ -271,7 +272,7 @@ func (a *agent) update(ctx context.Context, e *discover.Engine, id, action strin
 			return
 		}
 	}
-	rec := &discover.Record{Version: discover.RecordVersion, Host: a.host, Container: c}
+	rec := &discover.Record{Version: discover.RecordVersion, Host: a.host, Container: c, CheckedAt: asked.UTC().Format(time.RFC3339Nano)}
 	if c.NeedsServicePorts() && live(c.Status) {
 		if a.manager {
 			if err := e.ServicePorts(ictx, c); err != nil {
@@ -296,19 +297,27 @@ func live(status string) bool {
 	return status == "running" || status == "paused" || status == "restarting"
 }
 
-// write writes rec to file atomically, unless the file holds it already.
+// write writes rec to file atomically. It reports whether the record
+// says more than when it was last checked: a new check alone changes
+// nothing a workload uses, but is written all the same, as it proves a
+// record to be of a start that began after the last check.
 func (a *agent) write(file string, rec *discover.Record) (bool, error) {
 	data, err := rec.Encode()
 	if err != nil {
 		return false, fmt.Errorf("cannot encode the record of container %s: %v", rec.Container.Name, err)
 	}
-	if old, err := os.ReadFile(file); err == nil && bytes.Equal(old, data) {
-		return false, nil
+	changed := true
+	if old, err := os.ReadFile(file); err == nil {
+		if prev, err := discover.DecodeRecord(bytes.NewReader(old)); err == nil {
+			prev.CheckedAt = rec.CheckedAt
+			same, err := prev.Encode()
+			changed = err != nil || !bytes.Equal(same, data)
+		}
 	}
 	if err := atomicfile.Write(file, data); err != nil {
 		return false, err
 	}
-	return true, nil
+	return changed, nil
 }
 
 func (a *agent) remove(id, why string) {
