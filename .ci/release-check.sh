@@ -9,8 +9,11 @@
 #     host's architecture);
 #   - checksums.txt names every binary and archive, and `sha256sum -c` passes;
 #   - each archive holds that binary, LICENSE, README.md and CHANGELOG.md, and
-#     has a CycloneDX SBOM naming github.com/docker/docker and
+#     has a CycloneDX SBOM naming github.com/moby/moby/api and
 #     github.com/kelseyhightower/envconfig at the versions go.mod requires;
+#   - no binary links github.com/docker/docker, github.com/moby/moby/client,
+#     go.opentelemetry.io or github.com/distribution/reference (their
+#     package initialisation would run at every start);
 #   - each platform's image is that platform's, holds only /portenv and carries
 #     the OCI labels; the amd64 image runs and prints the version, and its
 #     layout is the one the root Dockerfile builds;
@@ -152,7 +155,7 @@ log "snapshot $version; every binary must print: $want_line"
 # setting KEY: the value of a build setting in $buildinfo (`go version -m`).
 setting() { printf '%s\n' "$buildinfo" | awk -v k="$1" '$1 == "build" { split($2, kv, "="); if (kv[1] == k) { sub(/^[^=]*=/, "", $2); print $2 } }'; }
 modversion() { (cd "$clone" && go list -m -f '{{.Version}}' "$1"); }
-docker_version=$(modversion github.com/docker/docker)
+api_version=$(modversion github.com/moby/moby/api)
 envconfig_version=$(modversion github.com/kelseyhightower/envconfig)
 
 # --- binaries, archives, SBOMs ---------------------------------------------------
@@ -189,6 +192,9 @@ for p in "${platforms[@]}"; do
   [ "$(setting GOARM)" = "$goarm" ] || fail "$bin: GOARM=$(setting GOARM), want '$goarm'"
   [ "$(setting CGO_ENABLED)" = 0 ] || fail "$bin: CGO_ENABLED=$(setting CGO_ENABLED), want 0"
   [ "$(setting -trimpath)" = true ] || fail "$bin: not built with -trimpath"
+  unwanted=$(printf '%s\n' "$buildinfo" | awk '$1 == "dep" || $1 == "=>" { print $2 }' |
+    grep -E '^(github.com/docker/docker|github.com/moby/moby/client|go.opentelemetry.io/|github.com/distribution/reference)' || true)
+  [ -z "$unwanted" ] || fail "$bin links $(printf '%s' "$unwanted" | tr '\n' ' ')which portenv does without"
 
   # It runs, and says what it is. An x86-64 kernel runs 386 binaries itself;
   # Debian 12's qemu-i386-static (7.2) crashes in Go's 386 runtime at start
@@ -212,7 +218,7 @@ for p in "${platforms[@]}"; do
 
   # The SBOM names the main dependencies at the versions go.mod requires.
   [ "$(jq -r .bomFormat "$sbom")" = CycloneDX ] || fail "$sbom is not a CycloneDX document"
-  for dep in "github.com/docker/docker=$docker_version" "github.com/kelseyhightower/envconfig=$envconfig_version"; do
+  for dep in "github.com/moby/moby/api=$api_version" "github.com/kelseyhightower/envconfig=$envconfig_version"; do
     got=$(jq -r --arg n "${dep%%=*}" '[.components[]? | select(.name == $n) | .version] | join(" ")' "$sbom")
     [ "$got" = "${dep#*=}" ] || fail "$sbom: ${dep%%=*} has version '$got', want '${dep#*=}'"
   done

@@ -206,7 +206,7 @@ func TestAgentSocketlessWorkloads(t *testing.T) {
 	for _, want := range []string{
 		"Records: /portenv (--from: written by portenv agent; the engine is not asked)\n",
 		"  + mountinfo     id " + id0[:12] + " from /proc/self/mountinfo\n",
-		"  + record        container " + id0[:12] + " (" + workloads[0] + ") in /portenv/" + id0 + ".json; it records the start at " + startedAt + ", this start (the container's first process started ",
+		"  + record        container " + id0[:12] + " (" + workloads[0] + ") in /portenv/" + id0 + ".json; it records the start at " + startedAt + ", this start (read from the engine at ",
 		"Recorded by portenv agent: started " + startedAt + ", engine host " + rec.Host.Name + "\n",
 		"  HOST_PORT_9092=" + enginetest.HostPort(t, workloads[0], "9092/tcp") + "\n",
 		"\nOK\n",
@@ -297,7 +297,7 @@ func TestAgentRestartGivesNewPorts(t *testing.T) {
 	if out != want {
 		t.Errorf("workload printed\n%s\nwant\n%s", out, want)
 	}
-	waited := "portenv: waiting for /portenv/" + id + ".json of this start: it records the start at " + firstStart + ", before this container's first process started ("
+	waited := "portenv: waiting for /portenv/" + id + ".json of this start: it records the start at " + firstStart + ", read from the engine at "
 	if !strings.Contains(errOut, waited) {
 		t.Errorf("the workload's log does not show it waiting past the first start's record (%q):\n%s", waited, errOut)
 	}
