@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -50,7 +49,7 @@ func Connect(ctx context.Context, warnf func(format string, args ...any)) (*Engi
 	if host == "" {
 		host = DefaultHost
 	}
-	a, err := newAPI(host, os.Getenv("DOCKER_CERT_PATH"), os.Getenv("DOCKER_TLS_VERIFY") != "")
+	a, err := newAPI(host, os.Getenv("DOCKER_CERT_PATH"), os.Getenv("DOCKER_TLS_VERIFY") != "", os.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -94,28 +93,28 @@ func Connect(ctx context.Context, warnf func(format string, args ...any)) (*Engi
 // ping asks HEAD /_ping, and GET /_ping of engines before API 1.40, which
 // answer only that. It returns the newest API version the engine offers.
 func (e *Engine) ping(ctx context.Context) (string, error) {
-	resp, err := e.api.send(ctx, http.MethodHead, "", "/_ping")
+	resp, err := e.api.send(ctx, "HEAD", "", "/_ping")
 	if err != nil {
 		return "", err
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		if resp, err = e.api.send(ctx, http.MethodGet, "", "/_ping"); err != nil {
+	if resp.StatusCode != statusOK {
+		if resp, err = e.api.send(ctx, "GET", "", "/_ping"); err != nil {
 			return "", err
 		}
 		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode != statusOK {
 			return "", answerError(resp)
 		}
 	}
-	return resp.Header.Get("Api-Version"), nil
+	return resp.apiVersion, nil
 }
 
 // pingError says what an answer to /_ping other than 200 means. A 5xx is
 // waited out before this, as a proxy gives one while the engine behind it
 // restarts.
 func (e *Engine) pingError(err error) error {
-	if httpStatus(err) == http.StatusForbidden {
+	if httpStatus(err) == statusForbidden {
 		// A socket proxy that refuses /_ping will not change its mind.
 		return e.apiError("HEAD /_ping", err)
 	}
@@ -163,12 +162,12 @@ func (e *Engine) Close() error {
 // into. Its errors: a *statusError for any other answer, an unreadable
 // answer in words, or the connection's failure as it came.
 func (e *Engine) get(ctx context.Context, path string, into any) error {
-	resp, err := e.api.send(ctx, http.MethodGet, e.APIVersion, path)
+	resp, err := e.api.send(ctx, "GET", e.APIVersion, path)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != statusOK {
 		se := answerError(resp)
 		if refusal := versionRefusal(se); refusal != "" && e.Pinned {
 			e.unpin(refusal)
@@ -214,7 +213,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 		case err == nil && raw.ID == "":
 			return true, e.unreadable(req, errors.New("it has no Id"))
 		case err == nil:
-		case httpStatus(err) == http.StatusNotFound:
+		case httpStatus(err) == statusNotFound:
 			return true, e.notFound(ref)
 		case httpStatus(err) != 0:
 			return true, e.apiError(req, err)
@@ -418,20 +417,19 @@ func (e *Engine) timeoutError(what string, last error) error {
 // transient reports whether an answer with this status may change by
 // itself: a proxy answers 5xx while the engine behind it restarts.
 func transient(status int) bool {
-	return status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests
+	return status >= 500 || status == statusRequestTimeout || status == statusTooManyRequests
 }
 
 // permanent reports whether a connection failed in a way no wait mends:
 // TLS that cannot agree, or an answer that is not HTTP.
 func permanent(err error) bool {
 	var ue *unreadableError
+	var nh *notHTTPError
 	var re tls.RecordHeaderError
 	var ve *tls.CertificateVerificationError
-	var ae *net.OpError
-	return errors.As(err, &ue) || errors.As(err, &re) || errors.As(err, &ve) ||
-		errors.As(err, &ae) && ae.Op == "remote error" ||
-		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") ||
-		strings.Contains(err.Error(), "malformed HTTP response")
+	var ae tls.AlertError
+	return errors.As(err, &ue) || errors.As(err, &nh) || errors.As(err, &re) || errors.As(err, &ve) ||
+		errors.As(err, &ae) || strings.Contains(err.Error(), "remote error: tls")
 }
 
 // connectError says in words why the engine could not be asked: an
@@ -451,6 +449,7 @@ func dialProblem(err error) string {
 	var ve *tls.CertificateVerificationError
 	var ue x509.UnknownAuthorityError
 	var he x509.HostnameError
+	var nh *notHTTPError
 	switch {
 	case errors.As(err, &dns) && dns.IsNotFound:
 		return "the name " + dns.Name + " does not resolve"
@@ -474,10 +473,8 @@ func dialProblem(err error) string {
 		return "its TLS certificate cannot be verified (" + truncate(ve.Err.Error(), 120) + ")"
 	case strings.Contains(err.Error(), "remote error: tls"):
 		return "it refused portenv's TLS certificate; DOCKER_CERT_PATH must hold a client certificate signed by the engine's CA"
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		return "it answers plain HTTP, not TLS; unset DOCKER_CERT_PATH and DOCKER_TLS_VERIFY"
-	case strings.Contains(err.Error(), "malformed HTTP response"):
-		return "it does not answer in HTTP; is DOCKER_HOST an engine's address?"
+	case errors.As(err, &nh):
+		return nh.Error() + "; is DOCKER_HOST an engine's address?"
 	}
 	return truncate(oneLine(err), 200)
 }
@@ -510,7 +507,7 @@ func (e *Engine) apiError(req string, err error) error {
 		return e.connectError(err)
 	}
 	msg := oneLine(err)
-	if httpStatus(err) == http.StatusForbidden {
+	if httpStatus(err) == statusForbidden {
 		if req == "GET /events" || req == "GET /containers/json" {
 			return fmt.Errorf("the engine at %s forbade %s (403: %s); a socket proxy in front of the engine must allow portenv agent HEAD and GET on /_ping, /info, /events, /containers/json and /containers/{id}/json", e.Endpoint, req, msg)
 		}
@@ -522,8 +519,9 @@ func (e *Engine) apiError(req string, err error) error {
 // answerSummary says in a few words what an answer that is not an engine's
 // held: its status, and the start of its text, or that it was a web page.
 func answerSummary(err error) string {
-	status := httpStatus(err)
-	kind := strconv.Itoa(status) + " " + http.StatusText(status)
+	var se *statusError
+	errors.As(err, &se)
+	kind := se.line
 	msg := oneLine(err)
 	if strings.HasPrefix(msg, "<") {
 		return kind + " and a web page"

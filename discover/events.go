@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
@@ -104,8 +103,8 @@ var changeActions = []string{"start", "die", "destroy", "rename", "pause", "unpa
 func (e *Engine) Follow(ctx context.Context, since time.Time) (<-chan Change, <-chan error) {
 	out := make(chan Change)
 	failed := make(chan error, 1)
-	resp, err := e.api.send(ctx, http.MethodGet, e.APIVersion, "/events?"+eventsQuery(since))
-	if err == nil && resp.StatusCode != http.StatusOK {
+	resp, err := e.api.send(ctx, "GET", e.APIVersion, "/events?"+eventsQuery(since))
+	if err == nil && resp.StatusCode != statusOK {
 		err = answerError(resp)
 		resp.Body.Close()
 	}
@@ -116,7 +115,7 @@ func (e *Engine) Follow(ctx context.Context, since time.Time) (<-chan Change, <-
 	}
 	go func() {
 		defer close(out)
-		defer resp.Body.Close()
+		defer resp.Body.Cut()
 		dec := json.NewDecoder(resp.Body)
 		for {
 			var m events.Message

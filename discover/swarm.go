@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -122,13 +121,13 @@ func (e *Engine) serviceError(c *Container, req string, err error) error {
 	t := c.Swarm
 	status := httpStatus(err)
 	switch {
-	case status == http.StatusServiceUnavailable || strings.Contains(msg, "not a swarm manager"):
+	case status == statusServiceUnavailable || strings.Contains(msg, "not a swarm manager"):
 		return fmt.Errorf("container %s is a task of Swarm service %s, which has no published ports of its own (ingress mode), and the engine at %s is a Swarm worker, which refuses to read the service (%s: %s); publish the ports in host mode (--publish mode=host,target=9092, or mode: host in a stack file), or point DOCKER_HOST at a manager's API through a read-only socket proxy",
 			c.Name, t.ServiceName, e.Endpoint, req, msg)
-	case status == http.StatusForbidden:
+	case status == statusForbidden:
 		return fmt.Errorf("container %s is a task of Swarm service %s, published in ingress mode, and the engine at %s forbade %s (%s); a socket proxy in front of the engine must also allow GET /services/{id} (SERVICES=1 in common proxies), or publish the ports in host mode",
 			c.Name, t.ServiceName, e.Endpoint, req, msg)
-	case status == http.StatusNotFound:
+	case status == statusNotFound:
 		return fmt.Errorf("container %s names Swarm service %s (%s) in its labels, but the engine at %s knows no such service (%s: %s); was the service removed?",
 			c.Name, t.ServiceName, t.ServiceID, e.Endpoint, req, msg)
 	}
