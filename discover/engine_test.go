@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"testing"
+
+	"github.com/portenv/portenv/internal/enginetest"
 )
 
 // A failed name lookup is said in a user's words, however the client
@@ -21,5 +24,30 @@ func TestDialProblem(t *testing.T) {
 		if got := dialProblem(tc.err); got != tc.want {
 			t.Errorf("dialProblem(%q) = %q, want %q", tc.err, got, tc.want)
 		}
+	}
+}
+
+// The version in use is the engine's own from its ping, within 1.24 and
+// 1.57; engines before 1.40 answer GET /_ping only, and before 1.25 name
+// no version, which is taken as 1.24.
+func TestAPIVersionRule(t *testing.T) {
+	for _, tc := range []struct{ offers, uses string }{
+		{"1.24", "1.24"}, {"1.26", "1.26"}, {"1.39", "1.39"}, {"1.40", "1.40"}, {"1.41", "1.41"},
+		{"1.44", "1.44"}, {"1.52", "1.52"}, {"1.57", "1.57"}, {"1.60", "1.57"},
+	} {
+		t.Run(tc.offers, func(t *testing.T) {
+			f := fake(t, &enginetest.Fake{MaxAPI: tc.offers, Containers: map[string]any{"app": inspectJSON(idA, "app", "app", nil)}})
+			e, ctx := connect(t)
+			if _, err := e.Inspect(ctx, "app"); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"HEAD /_ping", "GET /v" + tc.uses + "/containers/app/json"}
+			if versionLess(tc.offers, "1.40") {
+				want = []string{"HEAD /_ping", "GET /_ping", "GET /v" + tc.uses + "/containers/app/json"}
+			}
+			if got := f.Versioned(); !reflect.DeepEqual(got, want) || e.APIVersion != tc.uses {
+				t.Errorf("API %s, requests %q; want %s, %q", e.APIVersion, got, tc.uses, want)
+			}
+		})
 	}
 }

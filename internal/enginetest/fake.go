@@ -185,12 +185,20 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.queries = append(f.queries, r.URL.RawQuery)
 	f.mu.Unlock()
 	minAPI, maxAPI := or(f.MinAPI, "1.24"), or(f.MaxAPI, "1.41")
-	w.Header().Set("Api-Version", maxAPI)
+	// As engines of that age: the ping names the version from API 1.25
+	// on, and answers HEAD from 1.40 on.
+	if !versionLess(maxAPI, "1.25") {
+		w.Header().Set("Api-Version", maxAPI)
+	}
 	if a, ok := f.Raw[path]; ok {
 		send(w, a)
 		return
 	}
 	if path == "/_ping" {
+		if r.Method == http.MethodHead && versionLess(maxAPI, "1.40") {
+			send(w, Answer{http.StatusMethodNotAllowed, ""})
+			return
+		}
 		w.Write([]byte("OK"))
 		return
 	}
