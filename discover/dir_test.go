@@ -56,7 +56,13 @@ func writeRecord(t *testing.T, dir string, r *Record) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(RecordFile(dir, r.Container.ID), data, 0o644); err != nil {
+	// Whole or not at all, as the agent writes: a reader must never see
+	// half a record.
+	tmp := filepath.Join(dir, ".tmp-"+r.Container.ID)
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, RecordFile(dir, r.Container.ID)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -354,7 +360,7 @@ func TestFromDirUnusable(t *testing.T) {
 	r.Container.Status = "paused"
 	writeRecord(t, dir, r)
 	_, _, _, err := fromDir(t, dirOptions(dir), time.Second)
-	if want := "container app is paused, not running, so it has no published ports; unpause it (docker unpause app), then run portenv again"; err == nil || err.Error() != want {
+	if want := "container app is paused: its ports stay published, but its processes are frozen and answer nothing there; unpause it (docker unpause app), then run portenv again"; err == nil || err.Error() != want {
 		t.Errorf("error\n got %v\nwant %s", err, want)
 	}
 

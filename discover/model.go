@@ -226,12 +226,14 @@ func (e *notPublishedError) Error() string {
 // Usable says why the container's bindings cannot be used, at once rather
 // than after a wait: it is not running, or its network publishes nothing.
 func (c *Container) Usable() error {
-	if c.Status != "" && c.Status != "running" {
-		fix := "start it (docker start " + c.Name + ")"
-		if c.Status == "paused" {
-			fix = "unpause it (docker unpause " + c.Name + ")"
-		}
-		return fmt.Errorf("container %s is %s, not running, so it has no published ports; %s, then run portenv again", c.Name, c.Status, fix)
+	switch c.Status {
+	case "", "running":
+	case "paused":
+		return fmt.Errorf("container %s is paused: its ports stay published, but its processes are frozen and answer nothing there; unpause it (docker unpause %s), then run portenv again", c.Name, c.Name)
+	case "restarting":
+		return fmt.Errorf("container %s is restarting: its process ended, and its restart policy starts it again with host ports the engine picks anew; run portenv again once it runs (docker ps shows it Up)", c.Name)
+	default:
+		return fmt.Errorf("container %s is %s, not running, so it has no published ports; start it (docker start %s), then run portenv again", c.Name, c.Status, c.Name)
 	}
 	if c.NetworkMode == "none" && len(c.Unpublishable) == 0 {
 		return fmt.Errorf("container %s runs with --network none, where nothing is published and no port can be reached; give it a network and publish its ports with -p", c.Name)

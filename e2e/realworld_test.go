@@ -105,7 +105,7 @@ func TestEngineNetworkModes(t *testing.T) {
 		for name, want := range map[string]string{
 			created: "portenv: container " + created + " is created, not running, so it has no published ports; start it (docker start " + created + "), then run portenv again\n",
 			exited:  "portenv: container " + exited + " is exited, not running, so it has no published ports; start it (docker start " + exited + "), then run portenv again\n",
-			paused:  "portenv: container " + paused + " is paused, not running, so it has no published ports; unpause it (docker unpause " + paused + "), then run portenv again\n",
+			paused:  "portenv: container " + paused + " is paused: its ports stay published, but its processes are frozen and answer nothing there; unpause it (docker unpause " + paused + "), then run portenv again\n",
 		} {
 			cmd := exec.Command(bin, "--timeout", "60s", "--container", name, "--port", "P=9092")
 			cmd.Env = []string{"PATH=/usr/bin:/bin"}
