@@ -167,7 +167,7 @@ func (r *Renderer) lookup(spec any) (discover.Binding, error) {
 	}
 	p, err := discover.ParsePort(s)
 	if err != nil {
-		return discover.Binding{}, err
+		return discover.Binding{}, fmt.Errorf("%v, as in {{port \"9092\"}}", err)
 	}
 	b, _, err := r.c.Lookup(p)
 	return b, err
@@ -194,7 +194,10 @@ func (r *Renderer) gatewayIP() (string, error) { return r.gateway() }
 // malformed --set before any discovery is done.
 func Check(name, text string, d Delims) error {
 	_, err := template.New(name).Delims(d.Left, d.Right).Funcs((*Renderer)(nil).funcs()).Parse(text)
-	return err
+	if err != nil {
+		return cleanTemplateError(err)
+	}
+	return nil
 }
 
 // Value renders the template text of a --set NAME=TEXT rule; source names
@@ -256,30 +259,74 @@ func (r *Renderer) render(w io.Writer, name, text string, delims Delims, vars ma
 	return err
 }
 
-// cleanTemplateError drops text/template's wrapping from the errors of
-// portenv's own functions, whose messages already say what to do.
+// cleanTemplateError says text/template's errors in a template writer's
+// words: portenv's own functions' errors as they are (they say what to
+// do), a missing field, a function that does not exist, or one called
+// with the wrong arguments, each with the right form.
 func cleanTemplateError(err error) error {
+	msg := err.Error()
 	// A function's error reaches here wrapped twice: in text/template's
-	// ExecError, then in "error calling NAME: %w". Errors of the template
-	// itself (a missing field) wrap nothing and keep their position.
+	// ExecError, then in "error calling NAME: %w".
 	var ee template.ExecError
 	if errors.As(err, &ee) {
 		if inner := errors.Unwrap(ee.Err); inner != nil {
 			return inner
 		}
-		// "template: N:1:2: executing "N" at <.Nope>: can't evaluate
-		// field Nope in type *templates.data" names Go's types: say it in
-		// the template's words.
-		msg := ee.Error()
-		if i := strings.Index(msg, ": can't evaluate field "); i >= 0 {
-			at := msg[:i]
-			if j := strings.Index(at, " at <"); j >= 0 {
-				at = strings.TrimSuffix(msg[:strings.Index(msg, ": executing")], ":") + ":" + at[j:]
+	}
+	// "template: N:1:2: executing "N" at <port>: wrong number of args
+	// for port: want 1 got 0", or "template: N:1: function "x" not
+	// defined": the position, and what went wrong.
+	at, what := msg, ""
+	if i := strings.Index(msg, ": executing "); i >= 0 {
+		at = strings.TrimSuffix(msg[:i], ":") + ":"
+		if j := strings.Index(msg[i:], " at <"); j >= 0 {
+			if k := strings.Index(msg[i+j:], ">: "); k >= 0 {
+				at += msg[i+j : i+j+k+1]
+				what = msg[i+j+k+3:]
 			}
-			return errors.New(at + ": no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)")
 		}
+	} else if i := strings.LastIndex(msg, ": "); i >= 0 {
+		at, what = msg[:i], msg[i+2:]
+	}
+	switch {
+	case strings.HasPrefix(what, "can't evaluate field "):
+		return errors.New(at + ": no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)")
+	case strings.HasPrefix(what, "wrong number of args for "):
+		name, _, _ := strings.Cut(strings.TrimPrefix(what, "wrong number of args for "), ":")
+		if ex, ok := funcExamples[name]; ok {
+			return fmt.Errorf("%s: %s is called with the wrong number of arguments; write it as %s", at, name, ex)
+		}
+		return fmt.Errorf("%s: %s is called with the wrong number of arguments (%s)", at, name, strings.TrimPrefix(what, "wrong number of args for "+name+": "))
+	case strings.HasPrefix(what, "wrong type for value; expected "):
+		return fmt.Errorf("%s: an argument is of the wrong kind: %s; quote a port or a name, as in %s", at, strings.TrimPrefix(what, "wrong type for value; "), funcExamples["port"])
+	case strings.HasPrefix(what, "function \"") && strings.HasSuffix(what, "\" not defined"):
+		name := strings.TrimSuffix(strings.TrimPrefix(what, "function \""), "\" not defined")
+		return fmt.Errorf("%s: there is no function %q; portenv's are %s, beside Go's own (printf, len, eq, ...)", at, name, strings.Join(funcNames(), ", "))
 	}
 	return err
+}
+
+// funcExamples shows each of portenv's template functions as it is
+// written.
+var funcExamples = map[string]string{
+	"port":    `{{port "9092"}}`,
+	"hostIP":  `{{hostIP "9092"}}`,
+	"addr":    `{{addr "9092"}}`,
+	"gateway": `{{gateway}}`,
+	"env":     `{{env "KAFKA_PORT"}}`,
+	"shell":   `{{shell .Vars.HOST_PORT_9092}}`,
+	"dotenv":  `{{dotenv .Vars.HOST_PORT_9092}}`,
+	"json":    `{{json .Vars.HOST_PORT_9092}}`,
+	"index":   `{{index .Networks "bridge"}}`,
+}
+
+func funcNames() []string {
+	names := make([]string, 0, len(funcExamples))
+	for n := range funcExamples {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // shellQuote quotes s for a POSIX shell: eval gives back s exactly,

@@ -139,7 +139,7 @@ func TestValueErrors(t *testing.T) {
 	r := NewRenderer(testContainer(), Options{})
 	for text, want := range map[string]string{
 		`{{port "9093"}}`:  "port 9093/tcp of container kafka-1 is not published; publish it with -p 9093; published: 9092/tcp, 53/udp",
-		`{{port "x"}}`:     `--set N: "x" is not a container port; write it as 9092 or 53/udp`,
+		`{{port "x"}}`:     `--set N: "x" is not a container port; write it as 9092 or 53/udp, as in {{port "9092"}}`,
 		`{{.Nope}}`:        `--set N: template: N:1:2: at <.Nope>: no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)`,
 		`{{.Container.X}}`: `--set N: template: N:1:12: at <.Container.X>: no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)`,
 	} {
