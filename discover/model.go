@@ -185,6 +185,7 @@ func (c *Container) Lookup(p Port) (chosen Binding, other *Binding, err error) {
 			Exposed:   slices.Contains(c.Exposed, p),
 			Container: c.Name,
 			NetworkOf: c.NetworkOf,
+			Networks:  c.userNetworks(),
 		}
 	}
 	// Sorted IPv4 first, so bs[0] is the IPv4 binding when there is one.
@@ -205,12 +206,17 @@ type notPublishedError struct {
 	Exposed   bool   // the port is exposed (EXPOSE, --expose) but not published
 	Container string
 	NetworkOf string // the container whose network, and ports, Container shares
+	// Networks are the container's networks of its own making, which may
+	// be internal: the inspection does not tell.
+	Networks []string
 }
 
 func (e *notPublishedError) Error() string {
 	list := "; no port of this container is published"
 	if len(e.Published) > 0 {
 		list = "; published: " + joinPorts(e.Published)
+	} else if len(e.Networks) > 0 {
+		list += " (if network " + strings.Join(e.Networks, ", ") + " is internal, internal: true in Compose, nothing is ever published on it: connect the container to a network that is not internal as well)"
 	}
 	p := e.Port.PublishArg()
 	if e.NetworkOf != "" {
@@ -253,6 +259,20 @@ func (c *Container) Usable() error {
 		where = "network " + strings.Join(nets, ", ")
 	}
 	return fmt.Errorf("container %s asks for %s with -p, but its %s publishes no ports (an internal network, internal: true in Compose, or a driver without port mapping); connect it to a bridge network that is not internal", c.Name, joinPorts(c.Unpublishable), where)
+}
+
+// userNetworks lists c's networks other than the engines' default ones,
+// which are never internal.
+func (c *Container) userNetworks() []string {
+	var out []string
+	for _, n := range c.networkNames() {
+		switch n {
+		case "bridge", "default", "podman", "host", "none":
+		default:
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func joinPorts(ps []Port) string {
