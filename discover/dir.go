@@ -41,6 +41,7 @@ func FromDir(ctx context.Context, opt DirOptions) (*Container, *Record, []Attemp
 	if d.opt.Now == nil {
 		d.opt.Now = time.Now
 	}
+	d.asked = d.opt.Now()
 	if d.opt.Boottime == nil {
 		d.opt.Boottime = bootClock
 	}
@@ -76,6 +77,8 @@ type dirFinder struct {
 	ctx    context.Context
 	opt    DirOptions
 	wait   time.Duration // the time given, for messages
+	asked  time.Time     // when the search began
+	marked time.Time     // when the agent last marked its records current
 	starts map[int]time.Time
 	said   map[string]bool // Debugf lines already told
 	attempts
@@ -123,7 +126,7 @@ func (d *dirFinder) find() (*Record, error) {
 	err = retry(d.ctx, recordWait, func() (bool, error) {
 		var err error
 		rec, last, err = d.look(ids)
-		return rec != nil, err
+		return rec != nil || d.complete(), err
 	})
 	if err != nil {
 		return nil, d.fail("record", err)
@@ -367,15 +370,40 @@ func (d *dirFinder) byRef(ref string) (*Record, error) {
 	err := retry(d.ctx, recordWait, func() (bool, error) {
 		var err error
 		rec, err = d.lookupRef(ref)
-		return rec != nil, err
+		return rec != nil || d.complete(), err
 	})
 	if err != nil {
 		return nil, err
 	}
 	if rec == nil {
-		return nil, &NotFoundError{Ref: ref, why: fmt.Sprintf("no record of container %q in %s within %s (--timeout); check the id or name (docker ps lists them), and that portenv agent --dir writes this directory", ref, d.opt.Dir, d.wait)}
+		return nil, &NotFoundError{Ref: ref, why: fmt.Sprintf("no record of container %q in %s%s; check the id or name (docker ps lists them), and that portenv agent --dir writes this directory", ref, d.opt.Dir, d.stopped())}
 	}
 	return rec, nil
+}
+
+// markerStale is the age at which a marker says that the agent no longer
+// runs: it marks its records every second, MarkerLag behind its clock.
+const markerStale = MarkerLag + 10*time.Second
+
+// complete reports whether the agent has marked its records current since
+// the search began: a record not there then will not come.
+func (d *dirFinder) complete() bool {
+	d.marked = readMarker(d.opt.Dir)
+	return !d.marked.IsZero() && !d.marked.Before(d.asked)
+}
+
+// stopped says why the search ended without the record: the agent's
+// marker, or the timeout, with what the marker tells of the agent.
+func (d *dirFinder) stopped() string {
+	switch {
+	case d.complete():
+		return fmt.Sprintf(", though portenv agent marked its records current at %s, after this search began (%s)", formatTime(d.marked), formatTime(d.asked))
+	case d.marked.IsZero():
+		return fmt.Sprintf(" within %s (--timeout)", d.wait)
+	case d.asked.Sub(d.marked) < markerStale:
+		return fmt.Sprintf(" within %s (--timeout), before portenv agent marked its records current past the start of this search (it marks them %s behind its clock, every second); raise --timeout", d.wait, MarkerLag)
+	}
+	return fmt.Sprintf(" within %s (--timeout), and portenv agent last marked its records current at %s, %s before this search began, so it is not running (its container's logs tell)", d.wait, formatTime(d.marked), d.asked.Sub(d.marked).Round(time.Second))
 }
 
 func (d *dirFinder) lookupRef(ref string) (*Record, error) {
@@ -405,9 +433,14 @@ func (d *dirFinder) lookupRef(ref string) (*Record, error) {
 
 func (d *dirFinder) notFound(ids []string, source string, st lookState) error {
 	dir := d.opt.Dir
+	why := d.stopped()
 	if len(st.earlier) > 0 {
 		c := st.earlier[0].Container
-		return fmt.Errorf("the record of container %s (%s) in %s is of an earlier start: %s; the agent wrote none of this start within %s (--timeout): is portenv agent still running? (its container's logs tell)", c.ShortID(), c.Name, dir, st.why[0], d.wait)
+		hint := ": is portenv agent still running? (its container's logs tell)"
+		if !d.marked.IsZero() {
+			hint = "; portenv agent's log tells why"
+		}
+		return fmt.Errorf("the record of container %s (%s) in %s is of an earlier start: %s; the agent wrote none of this start%s%s", c.ShortID(), c.Name, dir, st.why[0], why, hint)
 	}
 	who := "container " + shortID(ids[0])
 	if len(ids) > 1 {
@@ -415,9 +448,12 @@ func (d *dirFinder) notFound(ids []string, source string, st lookState) error {
 	}
 	n := len(d.records())
 	if n == 0 {
-		return fmt.Errorf("no record of %s (the id in %s) in %s within %s (--timeout), and none of any other container: is portenv agent --dir running, with the engine's socket, and is %s the directory it writes (its volume, mounted here)?", who, source, dir, d.wait, dir)
+		return fmt.Errorf("no record of %s (the id in %s) in %s%s, and none of any other container: is portenv agent --dir running, with the engine's socket, and is %s the directory it writes (its volume, mounted here)?", who, source, dir, why, dir)
 	}
-	return fmt.Errorf("no record of %s (the id in %s) in %s within %s (--timeout), which holds the records of %d other containers: is portenv agent still running, and does it read the engine that runs this container?", who, source, dir, d.wait, n)
+	if d.marked.IsZero() {
+		return fmt.Errorf("no record of %s (the id in %s) in %s%s, which holds the records of %d other containers: is portenv agent still running, and does it read the engine that runs this container?", who, source, dir, why, n)
+	}
+	return fmt.Errorf("no record of %s (the id in %s) in %s%s; it holds the records of %d other containers: does portenv agent read the engine that runs this container?", who, source, dir, why, n)
 }
 
 // followNetwork gives a container that shares another's network (network

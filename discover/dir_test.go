@@ -417,3 +417,53 @@ func TestProcessStartOfThisProcess(t *testing.T) {
 		t.Logf("USER_HZ is %d here", clockTicks())
 	}
 }
+
+func writeMarker(t *testing.T, dir, currentAt string) {
+	t.Helper()
+	data := `{"version":1,"currentAt":"` + currentAt + `"}`
+	if err := os.WriteFile(filepath.Join(dir, MarkerFile), []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Under a marker current after the search began (10:00:10), a record not
+// there will not come: the answer is at once, not at the timeout. An older
+// marker is waited past; one older than a running agent leaves says the
+// agent is not running.
+func TestFromDirMarker(t *testing.T) {
+	for _, tc := range []struct {
+		name, marked string
+		ref          string // --container, or "" for this container
+		want         string
+	}{
+		{"current", "2026-11-27T10:00:11Z", "",
+			"no record of container aaaa00000000 (the id in /proc/self/mountinfo) in {dir}, though portenv agent marked its records current at 2026-11-27T10:00:11.00Z, after this search began (2026-11-27T10:00:10.00Z); it holds the records of 1 other containers: does portenv agent read the engine that runs this container?"},
+		{"current-ref", "2026-11-27T10:00:11Z", "nosuch",
+			`no record of container "nosuch" in {dir}, though portenv agent marked its records current at 2026-11-27T10:00:11.00Z, after this search began (2026-11-27T10:00:10.00Z); check the id or name (docker ps lists them), and that portenv agent --dir writes this directory`},
+		{"behind", "2026-11-27T10:00:08Z", "",
+			"no record of container aaaa00000000 (the id in /proc/self/mountinfo) in {dir} within 5s (--timeout), before portenv agent marked its records current past the start of this search (it marks them 2s behind its clock, every second); raise --timeout; it holds the records of 1 other containers: does portenv agent read the engine that runs this container?"},
+		{"stale", "2026-11-27T09:59:00Z", "nosuch",
+			`no record of container "nosuch" in {dir} within 5s (--timeout), and portenv agent last marked its records current at 2026-11-27T09:59:00.00Z, 1m10s before this search began, so it is not running (its container's logs tell); check the id or name (docker ps lists them), and that portenv agent --dir writes this directory`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeRecord(t, dir, record(otherID, "other", "2026-11-27T10:00:06Z", bind(9092, 32770)))
+			writeMarker(t, dir, tc.marked)
+			opt := dirOptions(dir)
+			opt.Container = tc.ref
+			// A 5 s --timeout; the waits that must run to it are cut
+			// short, as the message names the --timeout given. Those that
+			// answer at once do so before it, which their words prove.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if !strings.HasPrefix(tc.name, "current") {
+				time.AfterFunc(300*time.Millisecond, cancel)
+			}
+			_, _, _, err := FromDir(ctx, opt)
+			want := strings.ReplaceAll(tc.want, "{dir}", dir)
+			if err == nil || err.Error() != want {
+				t.Fatalf("error\n got %v\nwant %s", err, want)
+			}
+		})
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"time"
 )
 
 // RecordVersion is the version of the record format this portenv writes,
@@ -91,4 +93,39 @@ func (r *Record) HostName() (name, nodeAddr string, err error) {
 		return "", "", fmt.Errorf("the agent recorded no engine host name for container %s (%s)", r.Container.Name, why)
 	}
 	return r.Host.Name, r.Host.SwarmNodeAddr, nil
+}
+
+// MarkerFile is the file in the records' directory in which the agent
+// says how current its records are (see Marker).
+const MarkerFile = "portenv-agent.json"
+
+// MarkerLag is how far behind its own clock the agent marks its records
+// current: the time from a container's first process to its start event
+// reaching the agent, with room to spare on a busy host.
+const MarkerLag = 2 * time.Second
+
+// Marker says that every container whose first process started before
+// CurrentAt, and that was still running then, has the record of that
+// start in the directory. The agent writes it after it has listed the
+// containers and, while it follows the engine's events, every second. A
+// workload that finds no record of its start under a marker current after
+// that start knows that none will come, and says so at once.
+type Marker struct {
+	Version   int    `json:"version"`
+	CurrentAt string `json:"currentAt"` // RFC 3339, the host's clock
+}
+
+// readMarker returns when the records of dir were last marked current,
+// or the zero time where no marker can be read.
+func readMarker(dir string) time.Time {
+	data, err := os.ReadFile(filepath.Join(dir, MarkerFile))
+	if err != nil {
+		return time.Time{}
+	}
+	var m Marker
+	if decodeJSON(bytes.NewReader(data), &m) != nil || m.Version < 1 {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, m.CurrentAt)
+	return t
 }

@@ -8,6 +8,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -145,10 +146,12 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 	fctx, stop := context.WithCancel(ctx)
 	defer stop()
 	changes, failed := e.Follow(fctx, since.Add(-time.Second))
+	listed := time.Now()
 	n, err := a.sync(ctx, e, failed)
 	if err != nil {
 		return false, err
 	}
+	a.mark(listed)
 	a.log.Infof("recorded %d running containers in %s (engine %s, API %s, host %s); following the engine's events", n, a.opt.Dir, e.Endpoint, e.APIVersion, orNone(a.host.Name))
 	// Without the host's name, the records cannot give .Host.Name: it is
 	// asked for again now and then, and once known every record is
@@ -159,6 +162,8 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 		defer t.Stop()
 		askAgain = t.C
 	}
+	beat := time.NewTicker(markEvery)
+	defer beat.Stop()
 	for {
 		select {
 		case ch, ok := <-changes:
@@ -166,6 +171,21 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 				return true, <-failed
 			}
 			a.update(ctx, e, ch.ID, ch.Action)
+		case <-beat.C:
+			// Every event that has reached the agent is applied first.
+			now := time.Now()
+			for pending := true; pending; {
+				select {
+				case ch, ok := <-changes:
+					if !ok {
+						return true, <-failed
+					}
+					a.update(ctx, e, ch.ID, ch.Action)
+				default:
+					pending = false
+				}
+			}
+			a.mark(now)
 		case err := <-failed:
 			return true, err
 		case <-askAgain:
@@ -177,6 +197,21 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 				}
 			}
 		}
+	}
+}
+
+// markEvery is how often the agent marks its records current while it
+// follows the engine's events.
+var markEvery = time.Second
+
+// mark says in the records' directory that they are current as of at,
+// less MarkerLag: every container started before then has its record (see
+// discover.Marker).
+func (a *agent) mark(at time.Time) {
+	m := discover.Marker{Version: 1, CurrentAt: at.Add(-discover.MarkerLag).UTC().Format(time.RFC3339Nano)}
+	data, _ := json.Marshal(m)
+	if err := atomicfile.Write(filepath.Join(a.opt.Dir, discover.MarkerFile), append(data, '\n')); err != nil {
+		a.log.Warnf("%v", err)
 	}
 }
 

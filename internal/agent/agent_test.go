@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -122,10 +124,10 @@ func startAgent(t *testing.T, dir string) *logLines {
 
 func waitFor(t *testing.T, what string, log *logLines, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 5s; the agent said:\n%s", what, log)
+			t.Fatalf("no %s within 20s; the agent said:\n%s", what, log)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -387,5 +389,42 @@ func TestAgentBacksOff(t *testing.T) {
 	}
 	if !log.has("GET /events at unix://") || !log.has("; reconnecting in 400ms") {
 		t.Errorf("the agent said:\n%s", log)
+	}
+}
+
+// The agent marks its records current after its listing and then every
+// beat while it follows the events, MarkerLag behind its clock; a
+// workload that finds no record under a marker newer than its search
+// answers at once.
+func TestAgentMarksRecordsCurrent(t *testing.T) {
+	defer func(d time.Duration) { markEvery = d }(markEvery)
+	markEvery = 20 * time.Millisecond
+	e := newEngine(t)
+	dir := t.TempDir()
+	e.run('a', running('a', "app", "32769"))
+	before := time.Now()
+	log := startAgent(t, dir)
+	marked := func() time.Time {
+		var m discover.Marker
+		data, err := os.ReadFile(filepath.Join(dir, discover.MarkerFile))
+		if err != nil || json.Unmarshal(data, &m) != nil || m.Version != 1 {
+			return time.Time{}
+		}
+		at, _ := time.Parse(time.RFC3339Nano, m.CurrentAt)
+		return at
+	}
+	waitFor(t, "the marker", log, func() bool { return !marked().IsZero() })
+	if first := marked(); first.Before(before.Add(-discover.MarkerLag)) {
+		t.Errorf("marked current at %s, before the agent started (%s) less %s", first, before, discover.MarkerLag)
+	}
+	asked := time.Now()
+	waitFor(t, "the marker to pass a later search", log, func() bool { return !marked().Before(asked) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, _, _, err := discover.FromDir(ctx, discover.DirOptions{Dir: dir, Container: "nosuch"})
+	var nf *discover.NotFoundError
+	if !errors.As(err, &nf) || !strings.Contains(err.Error(), "though portenv agent marked its records current at ") {
+		t.Errorf("a search for a container without a record: %v; want at once, by the marker", err)
 	}
 }
