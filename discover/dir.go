@@ -79,8 +79,10 @@ type dirFinder struct {
 	wait   time.Duration // the time given, for messages
 	asked  time.Time     // when the search began
 	marked time.Time     // when the agent last marked its records current
-	starts map[int]time.Time
-	said   map[string]bool // Debugf lines already told
+	// agentStopped is when the agent said it stopped, if it did.
+	agentStopped time.Time
+	starts       map[int]time.Time
+	said         map[string]bool // Debugf lines already told
 	attempts
 }
 
@@ -388,8 +390,8 @@ const markerStale = MarkerLag + 10*time.Second
 // complete reports whether the agent has marked its records current since
 // the search began: a record not there then will not come.
 func (d *dirFinder) complete() bool {
-	d.marked = readMarker(d.opt.Dir)
-	return !d.marked.IsZero() && !d.marked.Before(d.asked)
+	d.marked, d.agentStopped = readMarker(d.opt.Dir)
+	return d.agentStopped.IsZero() && !d.marked.IsZero() && !d.marked.Before(d.asked)
 }
 
 // stopped says why the search ended without the record: the agent's
@@ -400,10 +402,12 @@ func (d *dirFinder) stopped() string {
 		return fmt.Sprintf(", though portenv agent marked its records current at %s, after this search began (%s)", formatTime(d.marked), formatTime(d.asked))
 	case d.marked.IsZero():
 		return fmt.Sprintf(" within %s (--timeout)", d.wait)
+	case !d.agentStopped.IsZero():
+		return fmt.Sprintf(" within %s (--timeout), and portenv agent stopped at %s, as its marker says: no record comes until it runs again (its container's logs tell)", d.wait, formatTime(d.agentStopped))
 	case d.asked.Sub(d.marked) < markerStale:
 		return fmt.Sprintf(" within %s (--timeout), before portenv agent marked its records current past the start of this search (it marks them %s behind its clock, every second); raise --timeout", d.wait, MarkerLag)
 	}
-	return fmt.Sprintf(" within %s (--timeout), and portenv agent last marked its records current at %s, %s before this search began, so it is not running (its container's logs tell)", d.wait, formatTime(d.marked), d.asked.Sub(d.marked).Round(time.Second))
+	return fmt.Sprintf(" within %s (--timeout), and portenv agent last marked its records current at %s, %s before this search began, so it is not running or cannot reach the engine (its container's logs tell)", d.wait, formatTime(d.marked), d.asked.Sub(d.marked).Round(time.Second))
 }
 
 func (d *dirFinder) lookupRef(ref string) (*Record, error) {

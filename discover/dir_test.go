@@ -442,8 +442,10 @@ func TestFromDirMarker(t *testing.T) {
 			`no record of container "nosuch" in {dir}, though portenv agent marked its records current at 2026-11-27T10:00:11.00Z, after this search began (2026-11-27T10:00:10.00Z); check the id or name (docker ps lists them), and that portenv agent --dir writes this directory`},
 		{"behind", "2026-11-27T10:00:08Z", "",
 			"no record of container aaaa00000000 (the id in /proc/self/mountinfo) in {dir} within 5s (--timeout), before portenv agent marked its records current past the start of this search (it marks them 2s behind its clock, every second); raise --timeout; it holds the records of 1 other containers: does portenv agent read the engine that runs this container?"},
+		{"stopped", "2026-11-27T10:00:11Z\",\"stoppedAt\":\"2026-11-27T10:00:09Z", "nosuch",
+			`no record of container "nosuch" in {dir} within 5s (--timeout), and portenv agent stopped at 2026-11-27T10:00:09.00Z, as its marker says: no record comes until it runs again (its container's logs tell); check the id or name (docker ps lists them), and that portenv agent --dir writes this directory`},
 		{"stale", "2026-11-27T09:59:00Z", "nosuch",
-			`no record of container "nosuch" in {dir} within 5s (--timeout), and portenv agent last marked its records current at 2026-11-27T09:59:00.00Z, 1m10s before this search began, so it is not running (its container's logs tell); check the id or name (docker ps lists them), and that portenv agent --dir writes this directory`},
+			`no record of container "nosuch" in {dir} within 5s (--timeout), and portenv agent last marked its records current at 2026-11-27T09:59:00.00Z, 1m10s before this search began, so it is not running or cannot reach the engine (its container's logs tell); check the id or name (docker ps lists them), and that portenv agent --dir writes this directory`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -113,19 +113,23 @@ const MarkerLag = 2 * time.Second
 type Marker struct {
 	Version   int    `json:"version"`
 	CurrentAt string `json:"currentAt"` // RFC 3339, the host's clock
+	// StoppedAt is when the agent stopped, which it says as it stops;
+	// the records are current no longer.
+	StoppedAt string `json:"stoppedAt,omitempty"`
 }
 
-// readMarker returns when the records of dir were last marked current,
-// or the zero time where no marker can be read.
-func readMarker(dir string) time.Time {
+// readMarker returns when the records of dir were last marked current
+// and when the agent stopped, zero times where the marker does not say.
+func readMarker(dir string) (current, stopped time.Time) {
 	data, err := os.ReadFile(filepath.Join(dir, MarkerFile))
 	if err != nil {
-		return time.Time{}
+		return
 	}
 	var m Marker
 	if decodeJSON(bytes.NewReader(data), &m) != nil || m.Version < 1 {
-		return time.Time{}
+		return
 	}
-	t, _ := time.Parse(time.RFC3339Nano, m.CurrentAt)
-	return t
+	current, _ = time.Parse(time.RFC3339Nano, m.CurrentAt)
+	stopped, _ = time.Parse(time.RFC3339Nano, m.StoppedAt)
+	return current, stopped
 }

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -435,4 +436,40 @@ func portenvImage(t *testing.T, name string) string {
 	enginetest.Docker(t, "build", "-q", "-t", tag, dir)
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
 	return tag
+}
+
+// With the agent running, a search for a container that has no record
+// ends as soon as the agent has marked its records current past the
+// search's start, not at --timeout (an hour here): a run says so, and the
+// docker shim answers in docker's words. With the agent stopped, the wait
+// runs to --timeout and the message says the agent is not running.
+func TestFromAnswersAtOnce(t *testing.T) {
+	enginetest.Require(t)
+	records := t.TempDir()
+	agent := enginetest.Name(t, "agent-marks")
+	startAgent(t, agent, records, "-v", enginetest.SocketMount)
+	eventually(t, "the agent's marker", func() bool {
+		_, err := os.Stat(filepath.Join(records, discover.MarkerFile))
+		return err == nil
+	})
+	mount := []string{"-v", records + ":/portenv:ro"}
+
+	name := enginetest.Name(t, "from-nosuch")
+	out, errOut, code := enginetest.Run(t, name, mount, "portenv", "--from", "/portenv", "--container", "nosuch", "--timeout", "1h", "--", "echo", "ran")
+	want := regexp.MustCompile(`^portenv: no record of container "nosuch" in /portenv, though portenv agent marked its records current at \S+, after this search began \(\S+\); check the id or name \(docker ps lists them\), and that portenv agent --dir writes this directory\n$`)
+	if code != 1 || out != "" || !want.MatchString(errOut) {
+		t.Errorf("exit %d, stdout %q, stderr\n got %q\nwant %s", code, out, errOut, want)
+	}
+
+	out, errOut, err := enginetest.DockerResult(append(append([]string{"run", "--rm", "--name", enginetest.Name(t, "from-shim")}, mount...), "-e", "PORTENV_FROM=/portenv", "-e", "PORTENV_TIMEOUT=1h", shimImage(t), "docker", "port", "nosuch", "9092")...)
+	if wantErr := cliError(t, "port", "nosuch", "9092"); err == nil || out != "" || errOut != wantErr {
+		t.Errorf("docker port nosuch 9092 in the shim: %v, stdout %q, stderr %q; want exit 1 and %q", err, out, errOut, wantErr)
+	}
+
+	enginetest.Docker(t, "stop", agent)
+	stale := enginetest.Name(t, "from-stale")
+	out, errOut, code = enginetest.Run(t, stale, mount, "portenv", "--from", "/portenv", "--container", "nosuch", "--timeout", "2s", "--", "echo", "ran")
+	if want := "and portenv agent stopped at "; code != 1 || out != "" || !strings.Contains(errOut, "within 2s (--timeout)") || !strings.Contains(errOut, want) {
+		t.Errorf("with the agent stopped: exit %d, stdout %q, stderr %q; want the timeout and %q", code, out, errOut, want)
+	}
 }

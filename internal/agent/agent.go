@@ -65,6 +65,7 @@ func Run(ctx context.Context, opt Options) error {
 		start := time.Now()
 		synced, err := a.session(ctx)
 		if ctx.Err() != nil {
+			a.markStopped()
 			return nil
 		}
 		if !a.connected {
@@ -81,6 +82,7 @@ func Run(ctx context.Context, opt Options) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			a.markStopped()
 			return nil
 		case <-t.C:
 		}
@@ -95,6 +97,7 @@ type agent struct {
 	endpoint  string
 	host      discover.RecordHost
 	manager   bool
+	marker    discover.Marker // as last written
 }
 
 // prepareDir makes the directory, removes the temporary files a stopped
@@ -208,8 +211,22 @@ var markEvery = time.Second
 // less MarkerLag: every container started before then has its record (see
 // discover.Marker).
 func (a *agent) mark(at time.Time) {
-	m := discover.Marker{Version: 1, CurrentAt: at.Add(-discover.MarkerLag).UTC().Format(time.RFC3339Nano)}
-	data, _ := json.Marshal(m)
+	a.marker = discover.Marker{Version: 1, CurrentAt: at.Add(-discover.MarkerLag).UTC().Format(time.RFC3339Nano)}
+	a.writeMarker()
+}
+
+// markStopped says that the records are current no longer, as the agent
+// stops.
+func (a *agent) markStopped() {
+	if a.marker.Version == 0 {
+		return
+	}
+	a.marker.StoppedAt = time.Now().UTC().Format(time.RFC3339Nano)
+	a.writeMarker()
+}
+
+func (a *agent) writeMarker() {
+	data, _ := json.Marshal(a.marker)
 	if err := atomicfile.Write(filepath.Join(a.opt.Dir, discover.MarkerFile), append(data, '\n')); err != nil {
 		a.log.Warnf("%v", err)
 	}
