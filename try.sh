@@ -87,7 +87,11 @@ engine_answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1
 install=0
 start_engine=0
 if ! command -v docker >/dev/null 2>&1 || ! engine_answers; then
-	why=$( (docker version --format '{{.Server.Version}}' 2>&1 || echo "no docker command") | grep -v '^$' | tail -n1)
+	if command -v docker >/dev/null 2>&1; then
+		why=$(docker version --format '{{.Server.Version}}' 2>&1 | grep -v '^$' | tail -n1 || true)
+	else
+		why="no docker command"
+	fi
 	if [ -n "${DOCKER_HOST:-}" ]; then
 		say "DOCKER_HOST=$DOCKER_HOST does not answer ($why); unset DOCKER_HOST to use this machine's engine" >&2
 		exit 1
@@ -119,6 +123,10 @@ else
 		begin "installing Debian's docker.io (undo: apt-get purge docker.io)"
 		apt-get update -qq >"$tmp/apt.log" 2>&1 || fail "apt-get update failed" "$tmp/apt.log"
 		apt-get install -y -qq docker.io >>"$tmp/apt.log" 2>&1 || fail "apt-get install docker.io failed" "$tmp/apt.log"
+		# Where the CLI is a package of its own (docker-cli), docker.io may
+		# only recommend it.
+		command -v docker >/dev/null 2>&1 || apt-get install -y -qq docker-cli >>"$tmp/apt.log" 2>&1 ||
+			fail "apt-get install docker-cli failed" "$tmp/apt.log"
 		end "$(dpkg-query -W -f '${Package} ${Version}' docker.io)"
 	else
 		end "dockerd is installed but does not answer ($why)"
