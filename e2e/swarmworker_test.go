@@ -85,6 +85,14 @@ func ipCmd(t *testing.T, args ...string) {
 // when the test ends.
 func startWorker(t *testing.T) *workerEngine {
 	t.Helper()
+	hostIP, ip := vethSubnet(t)
+	return startWorkerAt(t, hostIP, ip)
+}
+
+// startWorkerAt starts the worker with the host's end of the veth pair at
+// hostIP and its own at ip; dockerdArgs are added to dockerd's own.
+func startWorkerAt(t *testing.T, hostIP, ip string, dockerdArgs ...string) *workerEngine {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		unmet(t, "the Swarm worker test makes a network namespace and starts a second dockerd, which needs root")
 	}
@@ -96,7 +104,7 @@ func startWorker(t *testing.T) *workerEngine {
 	id := fmt.Sprintf("%05d", time.Now().UnixNano()/1000%100000)
 	w := &workerEngine{ns: "pe-worker-" + id}
 	hostIf, workerIf := "pe-w"+id+"h", "pe-w"+id+"w"
-	w.hostIP, w.ip = vethSubnet(t)
+	w.hostIP, w.ip = hostIP, ip
 
 	ipCmd(t, "netns", "add", w.ns)
 	t.Cleanup(func() {
@@ -133,12 +141,12 @@ func startWorker(t *testing.T) *workerEngine {
 	}
 	w.sock = filepath.Join(dir, "docker.sock")
 	w.host = "unix://" + w.sock
-	startService(t, exec.Command("nsenter", "--net=/run/netns/"+w.ns, "--",
+	args := append([]string{"--net=/run/netns/" + w.ns, "--",
 		"dockerd", "--config-file", config,
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "docker.pid"), "-H", w.host,
-		"--containerd-namespace", "pe-worker", "--containerd-plugins-namespace", "pe-worker-plugins"),
-		w.sock, 60*time.Second, 30*time.Second)
+		"--containerd-namespace", "pe-worker", "--containerd-plugins-namespace", "pe-worker-plugins"}, dockerdArgs...)
+	startService(t, exec.Command("nsenter", args...), w.sock, 60*time.Second, 30*time.Second)
 	return w
 }
 
