@@ -167,15 +167,22 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 	}
 	beat := time.NewTicker(markEvery)
 	defer beat.Stop()
+	d := newDispatcher(inspectsAtOnce, func(id, action string) { a.update(ctx, e, id, action) })
+	defer d.wait()
 	for {
 		select {
 		case ch, ok := <-changes:
 			if !ok {
 				return true, <-failed
 			}
-			a.update(ctx, e, ch.ID, ch.Action)
+			d.add(ch.ID, ch.Action)
+		case c := <-d.done:
+			d.finished(c)
+			if at, ok := d.markable(); ok {
+				a.mark(at)
+			}
 		case <-beat.C:
-			// Every event that has reached the agent is applied first.
+			// What has reached the agent is applied before the mark.
 			now := time.Now()
 			for pending := true; pending; {
 				select {
@@ -183,15 +190,21 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 					if !ok {
 						return true, <-failed
 					}
-					a.update(ctx, e, ch.ID, ch.Action)
+					d.add(ch.ID, ch.Action)
 				default:
 					pending = false
 				}
 			}
-			a.mark(now)
+			d.markAt(now)
+			if at, ok := d.markable(); ok {
+				a.mark(at)
+			}
 		case err := <-failed:
 			return true, err
 		case <-askAgain:
+			// The records are written again with the host's name, which
+			// no change being applied may still read.
+			d.wait()
 			if a.askHost(ctx, e, a.log.Debugf); a.host.Name != "" {
 				askAgain = nil
 				a.log.Infof("the engine told its host's name, %s; writing every record again", a.host.Name)
@@ -202,6 +215,10 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 		}
 	}
 }
+
+// inspectsAtOnce bounds the containers read at once while following the
+// events.
+const inspectsAtOnce = 8
 
 // markEvery is how often the agent marks its records current while it
 // follows the engine's events.
