@@ -1,0 +1,73 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portenv/portenv/internal/readproxy"
+)
+
+// timed measures how long the engine takes to answer each of the agent's
+// inspections through the proxy, which tells the engine's share of the
+// record delays from the agent's.
+type timed struct {
+	h http.Handler
+
+	mu      sync.Mutex
+	answers []answer
+}
+
+type answer struct {
+	path       string
+	start, end time.Time
+}
+
+func (t *timed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := readproxy.Unversioned(r.URL.Path)
+	if path == "/events" {
+		t.h.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	t.h.ServeHTTP(w, r)
+	end := time.Now()
+	t.mu.Lock()
+	t.answers = append(t.answers, answer{path: path, start: start, end: end})
+	t.mu.Unlock()
+}
+
+// inspectionTimes are the engine's answers to the agent's inspections.
+type inspectionTimes struct {
+	all []time.Duration
+	// slow counts those over slowAnswer; slowChanging those of them of a
+	// container of the run's that was being started or stopped: the
+	// engine answers once it is done with it.
+	slow, slowChanging int
+}
+
+const slowAnswer = 100 * time.Millisecond
+
+// inspections returns the inspections answered from a up to b.
+func (t *timed) inspections(a, b time.Time, tr *tracker) inspectionTimes {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out inspectionTimes
+	for _, x := range t.answers {
+		id, ok := strings.CutPrefix(x.path, "/containers/")
+		id, ok2 := strings.CutSuffix(id, "/json")
+		if !ok || !ok2 || x.start.Before(a) || !x.start.Before(b) {
+			continue
+		}
+		d := x.end.Sub(x.start)
+		out.all = append(out.all, d)
+		if d > slowAnswer {
+			out.slow++
+			if tr.changingAt(id, x.start) {
+				out.slowChanging++
+			}
+		}
+	}
+	return out
+}
