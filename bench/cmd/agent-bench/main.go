@@ -21,8 +21,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"log"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -93,6 +95,9 @@ func main() {
 	r := &run{s: s, id: strconv.Itoa(os.Getpid())}
 	err := r.main(ctx)
 	r.cleanup()
+	if errors.Is(err, context.Canceled) {
+		err = errors.New("interrupted; what it started is removed")
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "agent-bench:", err)
 		os.Exit(1)
@@ -103,18 +108,20 @@ type run struct {
 	s  settings
 	id string // the run's label value and name part
 
-	eng      *engine
-	tmp      string
-	dir      string // the records' directory
-	image    string
-	proxy    *readproxy.Proxy
-	timed    *timed
-	track    *tracker
-	watch    *watcher
-	agent    *exec.Cmd
-	agentLog string
-	exited   chan struct{} // closed when the agent has exited
-	agentErr error
+	eng   *engine
+	tmp   string
+	dir   string // the records' directory
+	image string
+	proxy *readproxy.Proxy
+	timed *timed
+	// proxyErrors counts what the proxy logs.
+	proxyErrors *proxyLog
+	track       *tracker
+	watch       *watcher
+	agent       *exec.Cmd
+	agentLog    string
+	exited      chan struct{} // closed when the agent has exited
+	agentErr    error
 
 	pool     *pool
 	names    atomic.Int64
@@ -197,6 +204,9 @@ func (r *run) main(ctx context.Context) error {
 	// anything else is refused, and counted.
 	r.proxy = readproxy.New(sock, "/*", "/*/*", "/*/*/*", "/*/*/*/*", "/*/*/*/*/*")
 	r.timed = &timed{h: r.proxy}
+	r.proxyErrors = &proxyLog{}
+	log.SetOutput(r.proxyErrors)
+	log.SetFlags(0)
 	stopProxy, err := readproxy.Serve(proxySock, r.timed)
 	if err != nil {
 		return err
@@ -274,8 +284,15 @@ func (r *run) main(ctx context.Context) error {
 		requests: reqs, delays: delays, end: end, watchReads: reads, watchOverflow: overflow, watchBad: bad,
 		binSize: fileSize(bin), inspections: r.timed.inspections(ready, samples[len(samples)-1].at, r.track),
 	}
+	for i := range phases {
+		rep.waited = append(rep.waited, r.timed.inspections(samples[i].at, samples[i+1].at, r.track).sum)
+	}
 	// The agent is stopped last, as a user would stop it, and says so.
 	rep.stop = r.stopAgent()
+	rep.proxyErrors = int(r.proxyErrors.n.Load())
+	if v, ok := r.proxyErrors.last.Load().(string); ok {
+		rep.proxyLastError = v
+	}
 	all.add(r.proxy.Take())
 	rep.all = all
 	rep.warnings = agentWarnings(r.agentLog)

@@ -39,23 +39,26 @@ type header struct {
 }
 
 type report struct {
-	h             header
-	setup         setupResult
-	syncTime      time.Duration
-	syncRequests  int
-	phases        []phaseResult
-	samples       []sample      // after the first marker, and after each phase
-	requests      *requestCount // during the phases
-	all           *requestCount // from the agent's start to its stop
-	delays        delayResult
-	end           endState
-	stop          stopResult
-	warnings      []string
-	watchReads    int
-	watchOverflow int
-	watchBad      int
-	binSize       int64
-	inspections   inspectionTimes // during the phases
+	h              header
+	setup          setupResult
+	syncTime       time.Duration
+	syncRequests   int
+	phases         []phaseResult
+	samples        []sample      // after the first marker, and after each phase
+	requests       *requestCount // during the phases
+	all            *requestCount // from the agent's start to its stop
+	delays         delayResult
+	end            endState
+	stop           stopResult
+	warnings       []string
+	watchReads     int
+	watchOverflow  int
+	watchBad       int
+	binSize        int64
+	inspections    inspectionTimes // during the phases
+	waited         []time.Duration // for each phase, the agent's wait for the answers to its inspections
+	proxyErrors    int
+	proxyLastError string
 }
 
 func quantile(ds []time.Duration, q float64) time.Duration {
@@ -130,6 +133,10 @@ func (rp *report) print(w io.Writer) {
 	row("CPU s per 1000 events", func(i int, p phaseResult) string {
 		return fmt.Sprintf("%.2f", (rp.samples[i+1].cpu-rp.samples[i].cpu).Seconds()*1000/float64(max(p.events, 1)))
 	})
+	row("agent waiting for answers, s", func(i int, _ phaseResult) string {
+		span := rp.samples[i+1].at.Sub(rp.samples[i].at)
+		return fmt.Sprintf("%.1f of %.1f", rp.waited[i].Seconds(), span.Seconds())
+	})
 	row("agent VmRSS after, MiB", func(i int, _ phaseResult) string { return mib(rp.samples[i+1].mem.rssKiB) })
 	tw.Flush()
 	for i, p := range rp.phases {
@@ -158,9 +165,13 @@ func (rp *report) print(w io.Writer) {
 	in := rp.inspections
 	fmt.Fprintf(w, "  the engine's answers to the agent's %d inspections (GET /containers/{id}/json), through the proxy: p50 %s ms, p99 %s ms, max %s ms;\n",
 		len(in.all), ms(quantile(in.all, 0.5)), ms(quantile(in.all, 0.99)), ms(slices.Max(append([]time.Duration{0}, in.all...))))
-	fmt.Fprintf(w, "  %d took over %s ms, %d of them of a container being started or stopped (its start event in the second after, a kill or die in the second before);\n",
+	fmt.Fprintf(w, "  %d took over %s ms, %d of them of a container being started, stopped or removed (its start, kill, die or destroy event around the answer);\n",
 		in.slow, ms(slowAnswer), in.slowChanging)
 	fmt.Fprintln(w, "  the agent reads one container at a time, so a slow answer delays the records of the events after it")
+
+	if rp.proxyErrors > 0 {
+		fmt.Fprintf(w, "  %d requests ended without the engine's answer (the agent gave up waiting, or the engine failed); the last: %s\n", rp.proxyErrors, rp.proxyLastError)
+	}
 
 	e := rp.end
 	fmt.Fprintf(w, "\nend: %d of the benchmark's containers running, %d records of them; wrong %d, missing %d, left over %d (records of removed containers); %d differences mended within %s\n",

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portenv/portenv/internal/readproxy"
@@ -41,6 +42,7 @@ func (t *timed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // inspectionTimes are the engine's answers to the agent's inspections.
 type inspectionTimes struct {
 	all []time.Duration
+	sum time.Duration
 	// slow counts those over slowAnswer; slowChanging those of them of a
 	// container of the run's that was being started or stopped: the
 	// engine answers once it is done with it.
@@ -62,12 +64,28 @@ func (t *timed) inspections(a, b time.Time, tr *tracker) inspectionTimes {
 		}
 		d := x.end.Sub(x.start)
 		out.all = append(out.all, d)
+		out.sum += d
 		if d > slowAnswer {
 			out.slow++
-			if tr.changingAt(id, x.start) {
+			if tr.changingDuring(id, x.start, x.end) {
 				out.slowChanging++
 			}
 		}
 	}
 	return out
+}
+
+// proxyLog counts the errors that the proxy logs through the standard
+// logger: each is a request the agent abandoned before the engine
+// answered (its wait for one container is bounded), or one the engine
+// failed.
+type proxyLog struct {
+	n    atomic.Int64
+	last atomic.Value // string
+}
+
+func (l *proxyLog) Write(p []byte) (int, error) {
+	l.n.Add(1)
+	l.last.Store(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -129,21 +129,24 @@ func (t *tracker) startsBetween(a, b time.Time) []startOf {
 	return out
 }
 
-// changingAt reports whether container id of the run's was being started
-// or stopped at t: its start event came in the second after, or a kill or
-// die event in the second before.
-func (t *tracker) changingAt(id string, at time.Time) bool {
+// changingDuring reports whether container id of the run's was being
+// started, stopped or removed from a to b: an event of its start, kill,
+// die or destroy from a second before a to half a second after b (the
+// engine answers an inspection of a container it is changing once done,
+// and sends the event then).
+func (t *tracker) changingDuring(id string, a, b time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ns := at.UnixNano()
-	for _, s := range t.stopping[id] {
-		if s <= ns && s > ns-int64(time.Second) {
-			return true
-		}
+	from, to := a.Add(-time.Second).UnixNano(), b.Add(time.Second/2).UnixNano()
+	in := func(ns int64) bool { return ns >= from && ns <= to }
+	if d, ok := t.destroyed[id]; ok && in(d) {
+		return true
 	}
-	for _, s := range t.starts[id] {
-		if s >= ns && s < ns+int64(time.Second) {
-			return true
+	for _, l := range [][]int64{t.stopping[id], t.starts[id]} {
+		for _, ns := range l {
+			if in(ns) {
+				return true
+			}
 		}
 	}
 	return false
