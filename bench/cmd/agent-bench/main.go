@@ -450,49 +450,54 @@ func (r *run) startOne(ctx context.Context) error {
 }
 
 type setupResult struct {
-	n    int
-	took time.Duration
+	n      int
+	took   time.Duration
+	failed int
+	last   string // the last failure
 }
 
 // setup starts the containers that run before the agent, parallel
-// requests at most at a time.
+// requests at most at a time. A start that fails is tried again with
+// another container: an engine may pick a host port that something else
+// holds (two engines on one host share the ephemeral range). Too many
+// failures end the run.
 func (r *run) setup(ctx context.Context) (setupResult, error) {
 	start := time.Now()
-	var wg sync.WaitGroup
+	var res setupResult
 	var mu sync.Mutex
-	var firstErr error
-	next := make(chan struct{})
+	limit := max(10, r.s.containers/10)
+	claimed := 0 // started or being started
+	var wg sync.WaitGroup
 	for range r.s.parallel {
 		wg.Go(func() {
-			for range next {
-				if err := r.startOne(ctx); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
+			for ctx.Err() == nil {
+				mu.Lock()
+				if claimed >= r.s.containers || res.failed > limit {
 					mu.Unlock()
+					return
 				}
+				claimed++
+				mu.Unlock()
+				err := r.startOne(ctx)
+				mu.Lock()
+				if err != nil {
+					claimed--
+					res.failed++
+					res.last = err.Error()
+				}
+				mu.Unlock()
 			}
 		})
 	}
-	for range r.s.containers {
-		mu.Lock()
-		failed := firstErr != nil
-		mu.Unlock()
-		if failed || ctx.Err() != nil {
-			break
-		}
-		next <- struct{}{}
-	}
-	close(next)
 	wg.Wait()
-	if firstErr != nil {
-		return setupResult{}, fmt.Errorf("starting the containers: %v", firstErr)
-	}
 	if err := ctx.Err(); err != nil {
-		return setupResult{}, err
+		return res, err
 	}
-	return setupResult{n: r.pool.size(), took: time.Since(start)}, nil
+	if res.failed > limit {
+		return res, fmt.Errorf("starting the containers: %d failed, the last: %s", res.failed, res.last)
+	}
+	res.n, res.took = r.pool.size(), time.Since(start)
+	return res, nil
 }
 
 // startAgent runs portenv agent with the proxy as its engine, its log in

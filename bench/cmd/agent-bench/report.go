@@ -95,6 +95,9 @@ func (rp *report) print(w io.Writer) {
 	fmt.Fprintf(w, "other containers running on the engine: %d (the agent records them too, and follows their events)\n\n", h.others)
 
 	fmt.Fprintf(w, "setup: %d containers started in %.1f s (%s/s), before the agent\n", rp.setup.n, rp.setup.took.Seconds(), perSecond(rp.setup.n, rp.setup.took))
+	if rp.setup.failed > 0 {
+		fmt.Fprintf(w, "  %d starts failed and were replaced; the last: %s\n", rp.setup.failed, rp.setup.last)
+	}
 	fmt.Fprintf(w, "agent start: first marker (every running container recorded) after %s ms, %d requests\n\n", ms(rp.syncTime), rp.syncRequests)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
