@@ -168,8 +168,8 @@ func (rp *report) print(w io.Writer) {
 	in := rp.inspections
 	fmt.Fprintf(w, "  the engine's answers to the agent's %d inspections (GET /containers/{id}/json), through the proxy: p50 %s ms, p99 %s ms, max %s ms;\n",
 		len(in.all), ms(quantile(in.all, 0.5)), ms(quantile(in.all, 0.99)), ms(slices.Max(append([]time.Duration{0}, in.all...))))
-	fmt.Fprintf(w, "  %d took over %s ms, %d of them of a container being started, stopped or removed (its start, kill, die or destroy event around the answer);\n",
-		in.slow, ms(slowAnswer), in.slowChanging)
+	fmt.Fprintf(w, "  %d took over %s ms: %d of a container being started (its start event came with the answer), %d being stopped or removed, %d other;\n",
+		in.slow, ms(slowAnswer), in.slowStarting, in.slowStopping, in.slow-in.slowStarting-in.slowStopping)
 	fmt.Fprintln(w, "  the agent reads one container at a time, so a slow answer delays the records of the events after it")
 
 	if rp.proxyErrors > 0 {

@@ -43,10 +43,10 @@ func (t *timed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type inspectionTimes struct {
 	all []time.Duration
 	sum time.Duration
-	// slow counts those over slowAnswer; slowChanging those of them of a
-	// container of the run's that was being started or stopped: the
-	// engine answers once it is done with it.
-	slow, slowChanging int
+	// slow counts those over slowAnswer; slowStarting and slowStopping
+	// those of them of a container of the run's that was being started,
+	// or stopped or removed: the engine answers once it is done with it.
+	slow, slowStarting, slowStopping int
 }
 
 const slowAnswer = 100 * time.Millisecond
@@ -67,8 +67,11 @@ func (t *timed) inspections(a, b time.Time, tr *tracker) inspectionTimes {
 		out.sum += d
 		if d > slowAnswer {
 			out.slow++
-			if tr.changingDuring(id, x.start, x.end) {
-				out.slowChanging++
+			switch tr.changingDuring(id, x.start, x.end) {
+			case "starting":
+				out.slowStarting++
+			case "stopping":
+				out.slowStopping++
 			}
 		}
 	}

@@ -129,25 +129,30 @@ func (t *tracker) startsBetween(a, b time.Time) []startOf {
 	return out
 }
 
-// changingDuring reports whether container id of the run's was being
-// started, stopped or removed from a to b: an event of its start, kill,
-// die or destroy from a second before a to half a second after b (the
-// engine answers an inspection of a container it is changing once done,
-// and sends the event then).
-func (t *tracker) changingDuring(id string, a, b time.Time) bool {
+// changingDuring says whether container id of the run's was being
+// started ("starting": its start event came while the answer was awaited,
+// or within half a second after), or stopped or removed ("stopping": a
+// kill, die or destroy event from a second before to half a second
+// after), or neither (""). The engine answers an inspection of a
+// container it is changing once it is done, and sends the event then.
+func (t *tracker) changingDuring(id string, a, b time.Time) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	from, to := a.Add(-time.Second).UnixNano(), b.Add(time.Second/2).UnixNano()
-	in := func(ns int64) bool { return ns >= from && ns <= to }
-	if d, ok := t.destroyed[id]; ok && in(d) {
-		return true
-	}
-	for _, l := range [][]int64{t.stopping[id], t.starts[id]} {
-		for _, ns := range l {
-			if in(ns) {
-				return true
-			}
+	to := b.Add(time.Second / 2).UnixNano()
+	for _, ns := range t.starts[id] {
+		if ns >= a.UnixNano() && ns <= to {
+			return "starting"
 		}
 	}
-	return false
+	from := a.Add(-time.Second).UnixNano()
+	stops := t.stopping[id]
+	if d, ok := t.destroyed[id]; ok {
+		stops = append(stops[:len(stops):len(stops)], d)
+	}
+	for _, ns := range stops {
+		if ns >= from && ns <= to {
+			return "stopping"
+		}
+	}
+	return ""
 }
