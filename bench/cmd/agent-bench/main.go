@@ -63,7 +63,7 @@ func main() {
 	flag.Float64Var(&s.rate, "rate", 10, "target starts per second during the churn, and as many removals")
 	flag.Float64Var(&s.restarts, "restarts", -1, "target docker restarts per second during the churn (default: a fifth of -rate)")
 	flag.IntVar(&s.parallel, "parallel", 4, "requests in flight at most for each kind of change (start, removal, restart)")
-	flag.DurationVar(&s.settle, "settle", 10*time.Second, "how long to wait at most for the records after each phase")
+	flag.DurationVar(&s.settle, "settle", time.Minute, "how long to wait at most for the agent to record the starts of a phase, after it")
 	flag.StringVar(&s.delaysCSV, "delays", "", "write each start's record delay to `FILE`, as CSV")
 	short := flag.Bool("short", false, "the CI setting: -containers 20 -churn 10s -rate 2 unless given")
 	flag.Parse()
@@ -226,8 +226,9 @@ func (r *run) main(ctx context.Context) error {
 	// Every request of the agent's, for the check of their methods.
 	all := newRequestCount()
 	all.add(syncRequests)
-	// The samples are taken with the agent idle: after a pause, so that
-	// the records of the last changes are written.
+	// The samples are taken once the agent has recorded what came before
+	// (after a phase: every start of it, or -settle ran out), and a
+	// second more.
 	if err := sleep(ctx, time.Second); err != nil {
 		return err
 	}
@@ -247,7 +248,7 @@ func (r *run) main(ctx context.Context) error {
 		}
 		phases = append(phases, ph)
 		fmt.Fprintf(os.Stderr, "  %d starts, %d removals, %d restarts; waiting for the records ...\n", ph.starts, ph.removals, ph.restarts)
-		r.awaitRecords(ctx, samples[0].at, ph.end)
+		ph.caughtUp, ph.behind = r.awaitRecords(ctx, samples[0].at, ph.end)
 		if err := sleep(ctx, time.Second); err != nil {
 			return err
 		}
@@ -646,18 +647,20 @@ func (r *run) sample(at time.Time) (sample, error) {
 
 // awaitRecords waits, within the -settle bound, until every start of the
 // run's containers from a to b is in a record, or was followed by another
-// start or a removal.
-func (r *run) awaitRecords(ctx context.Context, a, b time.Time) {
-	deadline := time.Now().Add(r.s.settle)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+// start or a removal. It returns how long that took, and how many starts
+// were still not recorded when the bound ended the wait.
+func (r *run) awaitRecords(ctx context.Context, a, b time.Time) (time.Duration, int) {
+	start := time.Now()
+	deadline := start.Add(r.s.settle)
+	for {
 		pending := 0
 		for _, s := range r.track.startsBetween(a, b) {
 			if s.next == 0 && !r.recorded(s) {
 				pending++
 			}
 		}
-		if pending == 0 {
-			return
+		if pending == 0 || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return time.Since(start), pending
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -850,8 +853,10 @@ type phaseResult struct {
 	dropped                      [3]int // ticks skipped: workers busy (or, for removals, the pool at its floor)
 	lastErr                      string
 	minRunning, maxRunning       int
-	policyRestarts               int // start events the engine made on its own
-	events                       int // events the agent follows, of every container, from sample to sample
+	policyRestarts               int           // start events the engine made on its own
+	caughtUp                     time.Duration // from the phase's end to the records of all its starts
+	behind                       int           // starts still unrecorded when -settle ended the wait
+	events                       int           // events the agent follows, of every container, from sample to sample
 }
 
 // churn runs one phase: starts and removals at -rate, restarts at

@@ -123,8 +123,14 @@ func (rp *report) print(w io.Writer) {
 	row("restarts by policy (engine)", func(_ int, p phaseResult) string { return fmt.Sprint(p.policyRestarts) })
 	row("running, min-max", func(_ int, p phaseResult) string { return fmt.Sprintf("%d-%d", p.minRunning, p.maxRunning) })
 	row("events the agent follows", func(_ int, p phaseResult) string { return fmt.Sprint(p.events) })
-	// Requests, CPU and memory are taken at the samples, with the agent
-	// idle: from the one before the phase to the one after it.
+	// Requests, CPU and memory are taken at the samples: from the one
+	// before the phase to the one after it, once its records are written.
+	row("records caught up after, s", func(_ int, p phaseResult) string {
+		if p.behind > 0 {
+			return fmt.Sprintf("not in %.0f (%d starts)", p.caughtUp.Seconds(), p.behind)
+		}
+		return fmt.Sprintf("%.1f", p.caughtUp.Seconds())
+	})
 	row("agent requests", func(i int, _ phaseResult) string {
 		return fmt.Sprint(rp.samples[i+1].requests - rp.samples[i].requests)
 	})
@@ -169,8 +175,9 @@ func (rp *report) print(w io.Writer) {
 	in := rp.inspections
 	fmt.Fprintf(w, "  the engine's answers to the agent's %d inspections (GET /containers/{id}/json), through the proxy: p50 %s ms, p99 %s ms, max %s ms;\n",
 		len(in.all), ms(quantile(in.all, 0.5)), ms(quantile(in.all, 0.99)), ms(slices.Max(append([]time.Duration{0}, in.all...))))
-	fmt.Fprintf(w, "  %d took over %s ms: %d of a container being started (its start event came with the answer), %d being stopped or removed, %d other;\n",
-		in.slow, ms(slowAnswer), in.slowStarting, in.slowStopping, in.slow-in.slowStarting-in.slowStopping)
+	fmt.Fprintf(w, "  %d took over %s ms: %d of a container being started (its start event came with the answer; %d asked after its network connect event, which the engine sends during the start),\n",
+		in.slow, ms(slowAnswer), in.slowStarting, in.slowAtConnect)
+	fmt.Fprintf(w, "  %d of a container being stopped or removed, %d other;\n", in.slowStopping, in.slow-in.slowStarting-in.slowStopping)
 	fmt.Fprintln(w, "  the agent reads one container at a time, so a slow answer delays the records of the events after it")
 
 	if rp.proxyErrors > 0 {

@@ -47,6 +47,9 @@ type inspectionTimes struct {
 	// those of them of a container of the run's that was being started,
 	// or stopped or removed: the engine answers once it is done with it.
 	slow, slowStarting, slowStopping int
+	// slowAtConnect counts the slow answers of a container being started
+	// that were asked after its network connect event.
+	slowAtConnect int
 }
 
 const slowAnswer = 100 * time.Millisecond
@@ -68,6 +71,9 @@ func (t *timed) inspections(a, b time.Time, tr *tracker) inspectionTimes {
 		if d > slowAnswer {
 			out.slow++
 			switch tr.changingDuring(id, x.start, x.end) {
+			case "connect-starting":
+				out.slowAtConnect++
+				out.slowStarting++
 			case "starting":
 				out.slowStarting++
 			case "stopping":

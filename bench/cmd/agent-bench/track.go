@@ -28,11 +28,13 @@ type tracker struct {
 	names     map[string]string  // container id -> name
 	restarted map[string][]int64 // container id -> restart events (docker restart)
 	stopping  map[string][]int64 // container id -> kill and die events
+	connected map[string][]int64 // container id -> network connect events
 }
 
 func newTracker(label, value string) *tracker {
 	return &tracker{label: label, value: value, starts: map[string][]int64{}, destroyed: map[string]int64{}, actions: map[string]int{},
-		names: map[string]string{}, restarted: map[string][]int64{}, stopping: map[string][]int64{}}
+		names: map[string]string{}, restarted: map[string][]int64{}, stopping: map[string][]int64{},
+		connected: map[string][]int64{}}
 }
 
 func (t *tracker) consume(ch <-chan event) {
@@ -46,6 +48,11 @@ func (t *tracker) add(ev event) {
 	defer t.mu.Unlock()
 	if followed[ev.Type][ev.Action] && (ev.Type != "network" || ev.Actor.Attributes["container"] != "") {
 		t.follow = append(t.follow, ev.TimeNano)
+	}
+	if ev.Type == "network" && ev.Action == "connect" {
+		// Network events name the container but carry none of its labels.
+		id := ev.Actor.Attributes["container"]
+		t.connected[id] = append(t.connected[id], ev.TimeNano)
 	}
 	if ev.Type != "container" || ev.Actor.Attributes[t.label] != t.value {
 		return
@@ -131,16 +138,23 @@ func (t *tracker) startsBetween(a, b time.Time) []startOf {
 
 // changingDuring says whether container id of the run's was being
 // started ("starting": its start event came while the answer was awaited,
-// or within half a second after), or stopped or removed ("stopping": a
-// kill, die or destroy event from a second before to half a second
-// after), or neither (""). The engine answers an inspection of a
-// container it is changing once it is done, and sends the event then.
+// or within half a second after; "connect-starting" when, besides, the
+// inspection was asked after the network connect event that the engine
+// sends during the start), or stopped or removed ("stopping": a kill, die
+// or destroy event from a second before to half a second after), or
+// neither (""). The engine answers an inspection of a container it is
+// changing once it is done, and sends the event then.
 func (t *tracker) changingDuring(id string, a, b time.Time) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	to := b.Add(time.Second / 2).UnixNano()
 	for _, ns := range t.starts[id] {
 		if ns >= a.UnixNano() && ns <= to {
+			for _, c := range t.connected[id] {
+				if c <= a.UnixNano() && c > a.Add(-10*time.Second).UnixNano() {
+					return "connect-starting"
+				}
+			}
 			return "starting"
 		}
 	}
