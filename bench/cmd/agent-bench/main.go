@@ -61,7 +61,7 @@ func main() {
 	flag.IntVar(&s.containers, "containers", 200, "containers running before the churn, kept running through it")
 	flag.DurationVar(&s.churn, "churn", 60*time.Second, "length of each of the two churn phases")
 	flag.Float64Var(&s.rate, "rate", 10, "target starts per second during the churn, and as many removals")
-	flag.Float64Var(&s.restarts, "restarts", -1, "target docker restarts per second during the churn (default: a fifth of -rate)")
+	flag.Float64Var(&s.restarts, "restarts", -1, "target docker restarts per second during the churn; -1 for a fifth of -rate")
 	flag.IntVar(&s.parallel, "parallel", 4, "requests in flight at most for each kind of change (start, removal, restart)")
 	flag.DurationVar(&s.settle, "settle", time.Minute, "how long to wait at most for the agent to record the starts of a phase, after it")
 	flag.StringVar(&s.delaysCSV, "delays", "", "write each start's record delay to `FILE`, as CSV")
