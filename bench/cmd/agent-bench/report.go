@@ -143,7 +143,7 @@ func (rp *report) print(w io.Writer) {
 	row("CPU s per 1000 events", func(i int, p phaseResult) string {
 		return fmt.Sprintf("%.2f", (rp.samples[i+1].cpu-rp.samples[i].cpu).Seconds()*1000/float64(max(p.events, 1)))
 	})
-	row("agent waiting for answers, s", func(i int, _ phaseResult) string {
+	row("answer time summed, s", func(i int, _ phaseResult) string {
 		span := rp.samples[i+1].at.Sub(rp.samples[i].at)
 		return fmt.Sprintf("%.1f of %.1f", rp.waited[i].Seconds(), span.Seconds())
 	})
@@ -178,7 +178,7 @@ func (rp *report) print(w io.Writer) {
 	fmt.Fprintf(w, "  %d took over %s ms: %d of a container being started (its start event came with the answer; %d asked after its network connect event, which the engine sends during the start),\n",
 		in.slow, ms(slowAnswer), in.slowStarting, in.slowAtConnect)
 	fmt.Fprintf(w, "  %d of a container being stopped or removed, %d other;\n", in.slowStopping, in.slow-in.slowStarting-in.slowStopping)
-	fmt.Fprintln(w, "  the agent reads one container at a time, so a slow answer delays the records of the events after it")
+	fmt.Fprintln(w, "  the agent reads several containers at once, each container's changes in order, so a slow answer delays only that container's record")
 
 	if rp.proxyErrors > 0 {
 		fmt.Fprintf(w, "  %d requests ended without the engine's answer (the agent gave up waiting, or the engine failed); the last: %s\n", rp.proxyErrors, rp.proxyLastError)
