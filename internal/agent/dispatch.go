@@ -3,7 +3,8 @@ package agent
 import "time"
 
 // dispatcher applies the changes of different containers at once and
-// those of one container in order. The engine holds the inspection of a
+// those of one container in order, the changes that wait for one
+// container by one reading of it. The engine holds the inspection of a
 // container while it starts or stops, for hundreds of milliseconds on a
 // busy host; applied one after another, one such answer held back the
 // records of every change behind it.
@@ -26,7 +27,7 @@ type dispatcher struct {
 }
 
 type change struct {
-	seq    uint64
+	seqs   []uint64 // the changes received that this one applies
 	id     string
 	action string
 }
@@ -44,7 +45,7 @@ func newDispatcher(max int, apply func(id, action string)) *dispatcher {
 func (d *dispatcher) add(id, action string) {
 	d.seq++
 	d.open[d.seq] = true
-	d.queues[id] = append(d.queues[id], change{seq: d.seq, id: id, action: action})
+	d.queues[id] = append(d.queues[id], change{seqs: []uint64{d.seq}, id: id, action: action})
 	d.schedule(id)
 }
 
@@ -57,9 +58,16 @@ func (d *dispatcher) schedule(id string) {
 		d.waiting = append(d.waiting, id)
 		return
 	}
-	c := d.queues[id][0]
-	if d.queues[id] = d.queues[id][1:]; len(d.queues[id]) == 0 {
-		delete(d.queues, id)
+	// One reading of the container applies every change waiting for it;
+	// a destroy is final.
+	q := d.queues[id]
+	delete(d.queues, id)
+	c := change{id: id, action: q[len(q)-1].action}
+	for _, w := range q {
+		c.seqs = append(c.seqs, w.seqs...)
+		if w.action == "destroy" {
+			c.action = "destroy"
+		}
 	}
 	d.busy[id] = true
 	d.running++
@@ -74,7 +82,9 @@ func (d *dispatcher) schedule(id string) {
 func (d *dispatcher) finished(c change) {
 	d.running--
 	delete(d.busy, c.id)
-	delete(d.open, c.seq)
+	for _, s := range c.seqs {
+		delete(d.open, s)
+	}
 	d.schedule(c.id)
 	for len(d.waiting) > 0 && d.running < d.max {
 		id := d.waiting[0]

@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// Changes of one container are applied in order, one at a time; a slow
-// change of one container does not hold back another's; a mark waits for
-// every change received before it, and no longer.
+// Changes of one container are applied in order, one at a time, those
+// that wait by one reading; a slow change of one container does not hold
+// back another's; a mark waits for every change received before it, and
+// no longer.
 func TestDispatcher(t *testing.T) {
 	var mu sync.Mutex
 	var applied []string
@@ -24,17 +25,19 @@ func TestDispatcher(t *testing.T) {
 	})
 	d.add("slow", "start")
 	d.add("a", "start")
-	d.add("a", "die")
-	d.add("b", "start") // waits: two workers, one held by slow
+	d.add("a", "die")    // waits for a:start
+	d.add("a", "rename") // read once with a:die
+	d.add("b", "start")  // waits: two workers, one held by slow
 	t0 := time.Unix(100, 0)
 	d.markAt(t0)
-	for range 3 { // a:start, a:die, b:start
+	for range 3 { // a:start, a:rename, b:start
 		d.finished(<-d.done)
 	}
 	if _, ok := d.markable(); ok {
 		t.Error("marked while slow:start, received before the mark, is not applied")
 	}
-	d.add("a", "destroy") // after the mark: not waited for
+	d.add("slow", "die")     // after the mark: not waited for,
+	d.add("slow", "destroy") // and read once with slow:die, as final
 	close(release)
 	for range 2 {
 		c := <-d.done
@@ -55,8 +58,11 @@ func TestDispatcher(t *testing.T) {
 		}
 		return out
 	}
-	if got := order("a"); !slices.Equal(got, []string{"a:start", "a:die", "a:destroy"}) {
+	if got := order("a"); !slices.Equal(got, []string{"a:start", "a:rename"}) {
 		t.Errorf("container a's changes applied as %v", got)
+	}
+	if got := order("slow"); !slices.Equal(got, []string{"slow:start", "slow:destroy"}) {
+		t.Errorf("container slow's changes applied as %v", got)
 	}
 	if i, j := slices.Index(applied, "b:start"), slices.Index(applied, "slow:start"); i < 0 || j < 0 || i > j {
 		t.Errorf("applied %v: b waited for slow", applied)
