@@ -54,7 +54,7 @@ func silentSocket(t *testing.T) string {
 func socketGID(t *testing.T) uint32 {
 	t.Helper()
 	var st syscall.Stat_t
-	if err := syscall.Stat("/var/run/docker.sock", &st); err != nil {
+	if err := syscall.Stat(enginetest.SocketPath(t), &st); err != nil {
 		t.Fatal(err)
 	}
 	return st.Gid
@@ -162,15 +162,25 @@ func TestEngineOptional(t *testing.T) {
 	}
 }
 
-// DOCKER_API_VERSION=1.22, as wurstmeister's compose file sets it, is a
-// version this engine accepts, so it is used as it is; a version the engine
-// refuses is dropped for the negotiated one, with a warning.
+// DOCKER_API_VERSION=1.22, as wurstmeister's compose file sets it, is used
+// as it is where the engine accepts it (Docker 20.10 does: its minimum is
+// 1.12); a version the engine refuses, too old or too new, is dropped for
+// the negotiated one, with a warning.
 func TestEngineAPIVersionPin(t *testing.T) {
 	enginetest.Require(t)
-	api := enginetest.Docker(t, "version", "--format", "{{.Server.APIVersion}}")
+	api, minAPI := enginetest.APIVersion(t), enginetest.MinAPIVersion(t)
+	negotiated := enginetest.NegotiatedAPIVersion(t)
+	refused := func(pin, why string) string {
+		return "portenv: warning: the engine refused API version " + pin + " set by DOCKER_API_VERSION (" + why + "); using the negotiated version " + negotiated + " instead; remove DOCKER_API_VERSION from the container's environment\n"
+	}
+	old := ""
+	if enginetest.VersionLess("1.22", minAPI) {
+		old = refused("1.22", "client version 1.22 is too old. Minimum supported API version is "+minAPI)
+	}
+	t.Logf("the engine accepts API versions %s to %s; portenv negotiates %s", minAPI, api, negotiated)
 	for _, tc := range []struct{ pin, stderr string }{
-		{"1.22", ""},
-		{"1.99", "portenv: warning: the engine refused API version 1.99 set by DOCKER_API_VERSION (client version 1.99 is too new. Maximum supported API version is " + api + "); using the negotiated version " + api + " instead; remove DOCKER_API_VERSION from the container's environment\n"},
+		{"1.22", old},
+		{"1.99", refused("1.99", "client version 1.99 is too new. Maximum supported API version is "+api)},
 	} {
 		t.Run(tc.pin, func(t *testing.T) {
 			name := enginetest.Name(t, "api")
@@ -273,7 +283,7 @@ func TestEngineReadOnlyProxy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := filepath.Join(socketDir(t), "ro.sock")
-			proxy := readproxy.New("/var/run/docker.sock", tc.allow...)
+			proxy := readproxy.New(enginetest.SocketPath(t), tc.allow...)
 			stop, err := readproxy.Serve(sock, proxy)
 			if err != nil {
 				t.Fatal(err)
@@ -372,8 +382,7 @@ func TestEngineVerboseKeepsSecrets(t *testing.T) {
 		}
 	}
 	id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
-	api := enginetest.Docker(t, "version", "--format", "{{.Server.APIVersion}}")
-	want := "portenv: engine unix:///var/run/docker.sock, API " + api + "\n" +
+	want := "portenv: engine unix:///var/run/docker.sock, API " + enginetest.NegotiatedAPIVersion(t) + "\n" +
 		"portenv: find container by mountinfo: container " + id[:12] + " (" + name + ") from /proc/self/mountinfo\n" +
 		enginetest.DualStackNote(t, name, "9092/tcp", "using") +
 		"portenv: set GREETING=hello\n" +
@@ -421,7 +430,7 @@ func TestEngineQuiet(t *testing.T) {
 
 func TestEngineDoctor(t *testing.T) {
 	enginetest.Require(t)
-	api := enginetest.Docker(t, "version", "--format", "{{.Server.APIVersion}}")
+	answers := "  answers; API version " + enginetest.NegotiatedAPIVersion(t) + ", negotiated (the engine offers up to " + enginetest.APIVersion(t) + ")\n"
 	t.Run("ok", func(t *testing.T) {
 		name := enginetest.Name(t, "doctor")
 		out, errOut := startKept(t, name,
@@ -434,10 +443,10 @@ func TestEngineDoctor(t *testing.T) {
 			note = "Note: " + strings.TrimPrefix(n, "portenv: ")
 		}
 		want := "Engine: unix:///var/run/docker.sock (the default; DOCKER_HOST is not set)\n" +
-			"  answers; API version " + api + ", negotiated (the engine offers up to " + api + ")\n" +
+			answers +
 			"Finding this container (+ found, - did not):\n" +
 			"  + mountinfo     container " + id[:12] + " (" + name + ") from /proc/self/mountinfo\n" +
-			"Container: " + name + " (id " + id[:12] + ", hostname " + id[:12] + ", image " + enginetest.Image + ", network default)\n" +
+			"Container: " + name + " (id " + id[:12] + ", hostname " + id[:12] + ", image " + enginetest.Image + ", network " + enginetest.NetworkMode(t, name) + ")\n" +
 			"Published ports:\n" +
 			"  9092/tcp   -> 0.0.0.0:" + p9092 + "\n" +
 			"  9092/tcp   -> [::]:" + enginetest.HostPortIPv6(t, name, "9092/tcp") + "\n" +
@@ -469,10 +478,10 @@ func TestEngineDoctor(t *testing.T) {
 		out, _, code := enginetest.Run(t, name, []string{"-v", socketMount, "--expose", "7000"}, "portenv", "doctor", "--port", "JMX_PORT=7000")
 		id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
 		want := "Engine: unix:///var/run/docker.sock (the default; DOCKER_HOST is not set)\n" +
-			"  answers; API version " + api + ", negotiated (the engine offers up to " + api + ")\n" +
+			answers +
 			"Finding this container (+ found, - did not):\n" +
 			"  + mountinfo     container " + id[:12] + " (" + name + ") from /proc/self/mountinfo\n" +
-			"Container: " + name + " (id " + id[:12] + ", hostname " + id[:12] + ", image " + enginetest.Image + ", network default)\n" +
+			"Container: " + name + " (id " + id[:12] + ", hostname " + id[:12] + ", image " + enginetest.Image + ", network " + enginetest.NetworkMode(t, name) + ")\n" +
 			"Published ports: none\n" +
 			"Exposed but not published (no variable; publish with -p): 7000/tcp\n" +
 			`PROBLEM: --port JMX_PORT: port 7000/tcp of container ` + name + ` is exposed but not published; publish it with -p 7000 (or ports: ["7000"] in Compose); no port of this container is published` + "\n"

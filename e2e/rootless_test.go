@@ -101,6 +101,13 @@ func checkDoctor(t *testing.T, out, port9092 string) {
 func TestEngineRootlessPodman(t *testing.T) {
 	requirePodman(t)
 	u := requireRootless(t)
+	// The test runs the user's podman from the machine's PATH, and the
+	// podman of the tests' PATH against it.
+	mine, _ := u.command("podman", "--version").Output()
+	tests, _ := exec.Command("podman", "--version").Output()
+	if string(mine) != string(tests) {
+		t.Skipf("SKIPPING %s: it starts this machine's podman as user %s (%s), not a rootless form of the Podman under test (%s); it would test that other Podman", t.Name(), u.name, strings.TrimSpace(string(mine)), strings.TrimSpace(string(tests)))
+	}
 	// Where podman.socket puts it under systemd.
 	sock := filepath.Join(u.runtimeDir, "podman", "podman.sock")
 	if pingSocket(sock) != nil {
@@ -162,6 +169,11 @@ func TestEngineRootlessDocker(t *testing.T) {
 	enginetest.Require(t)
 	u := requireRootless(t)
 	script := dockerdRootlessScript(t)
+	// dockerd-rootless.sh starts the dockerd of the machine's PATH.
+	mine, _ := u.command("dockerd", "--version").Output()
+	if engine := enginetest.ServerVersion(t); !strings.Contains(string(mine), "version "+engine+",") {
+		t.Skipf("SKIPPING %s: it starts this machine's dockerd as user %s (%s), not a rootless form of the engine under test (Docker %s); it would test that other engine", t.Name(), u.name, strings.TrimSpace(string(mine)), engine)
+	}
 	// Made on the main engine, before the test turns to the user's, under
 	// a tag of this test's own: another test process may import the shared
 	// tag (enginetest.Image) with its own binary at any moment.

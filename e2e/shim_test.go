@@ -267,7 +267,7 @@ func TestShimLookupsAndRequests(t *testing.T) {
 	startFrom(t, image, other, []string{"-p", "8080", "-p", "127.0.0.1::5353/udp"}, "sleep", "600")
 	otherID := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", other)
 	sock := filepath.Join(socketDir(t), "ro.sock")
-	proxy := readproxy.New("/var/run/docker.sock", "/_ping", "/containers/*/json")
+	proxy := readproxy.New(enginetest.SocketPath(t), "/_ping", "/containers/*/json")
 	stop, err := readproxy.Serve(sock, proxy)
 	if err != nil {
 		t.Fatal(err)
