@@ -2,6 +2,7 @@ package enginetest
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,6 +124,51 @@ func VersionLess(a, b string) bool {
 		}
 	}
 	return false
+}
+
+// EngineCLI returns the docker CLI of the engine's own release, for the
+// words the CLI prints, which change from one release to the next: the
+// first docker on PATH whose version is the engine's (major.minor), or
+// else the first docker on PATH, the tests' own (an engine built from
+// source may name no release).
+func EngineCLI(t testing.TB) string {
+	t.Helper()
+	engine := majorMinor(ServerVersion(t))
+	first := ""
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		cli := filepath.Join(dir, "docker")
+		if st, err := os.Stat(cli); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			continue
+		}
+		if first == "" {
+			first = cli
+		}
+		out, _, err := CLIResult(cli, "version", "--format", "{{.Client.Version}}")
+		if err == nil && engine != "" && majorMinor(strings.TrimSpace(out)) == engine {
+			return cli
+		}
+	}
+	if first == "" {
+		t.Fatal("no docker on PATH")
+	}
+	t.Logf("no docker CLI on PATH is of the engine's release (%s); taking the words of %s", ServerVersion(t), first)
+	return first
+}
+
+// majorMinor is "20.10" of "20.10.24+dfsg1", or "" for a version that
+// does not start with two numbers.
+func majorMinor(v string) string {
+	f := strings.SplitN(v, ".", 3)
+	if len(f) < 2 {
+		return ""
+	}
+	if _, err := strconv.Atoi(f[0]); err != nil {
+		return ""
+	}
+	if _, err := strconv.Atoi(f[1]); err != nil {
+		return ""
+	}
+	return f[0] + "." + f[1]
 }
 
 // NetworkMode is the network mode the engine reports for a container

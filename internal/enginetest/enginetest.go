@@ -245,9 +245,14 @@ func Docker(t testing.TB, args ...string) string {
 // DockerResult runs the docker CLI and returns what it printed and its
 // error, for tests that expect a failure.
 func DockerResult(args ...string) (stdout, stderr string, err error) {
+	return CLIResult("docker", args...)
+}
+
+// CLIResult is DockerResult with the docker CLI at path cli.
+func CLIResult(cli string, args ...string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd := exec.CommandContext(ctx, cli, args...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
