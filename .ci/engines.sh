@@ -49,7 +49,9 @@
 #                          apt source of Debian main)
 #   GO                     go command for docker29's build (default: go on
 #                          PATH, else /usr/local/go/bin/go)
-set -euo pipefail
+set -eEuo pipefail
+# A command that fails where no step says what it was still gets its line.
+trap 'rc=$?; echo "engines: ${name:--}: FAILED: \`$BASH_COMMAND\` exited $rc (line $LINENO)" >&2; exit $rc' ERR
 
 cache=${PORTENV_ENGINES_CACHE:-/var/cache/portenv-ci/engines}
 state_base=/run/portenv-ci/engines
@@ -374,7 +376,7 @@ prepare() {
   case $e in
   docker29) what="dockerd $("$root/usr/sbin/dockerd" --version 2>/dev/null || true) ($moby_version), $(in_root "$root" dpkg-query -W -f '${Package} ${Version}, ' docker-cli containerd runc)" ;;
   podman5) what=$(in_root "$root" dpkg-query -W -f '${Package} ${Version}, ' podman conmon runc netavark) ;;
-  *) what=$(in_root "$root" dpkg-query -W -f '${Package} ${Version}, ' docker.io containerd runc) ;;
+  *) what=$(in_root "$root" dpkg-query -W -f '${Package} ${Version}, ' docker.io docker-cli docker-compose containerd runc) ;;
   esac
   echo "${what%, }" >"$(stamp_of "$e")"
   log "prepared in $(since "$t0"): ${what%, }; root $(du -sh "$root" | cut -f1) in $root"
@@ -575,10 +577,8 @@ run() {
   mapfile -t vars < <(env_of "$e")
   t0=$(now)
   log "run: $*"
-  set +e
-  nsenter --net="/run/netns/$(netns_of "$e")" -- env "${vars[@]}" "$@" 9>&-
-  rc=$?
-  set -e
+  rc=0
+  nsenter --net="/run/netns/$(netns_of "$e")" -- env "${vars[@]}" "$@" 9>&- || rc=$?
   log "run: exit $rc after $(since "$t0")"
   if [ $was_running = 1 ]; then
     log "left running, as it was before"
@@ -620,7 +620,7 @@ prepare | start | stop | run | env)
   [ "$(id -u)" = 0 ] || die "needs root (debootstrap, namespaces, mounts)"
   case $cmd in
   env) env_of "$e" | sed 's/^\([^=]*\)=\(.*\)$/export \1='"'"'\2'"'"'/' ;;
-  run) with_lock "$e" run "$e" "$@" ;;
+  run) with_lock "$e" run "$e" "$@" || exit $? ;; # CMD's status, no FAILED line
   *) with_lock "$e" "$cmd" "$e" ;;
   esac
   ;;
