@@ -446,6 +446,9 @@ start() {
   setsid nsenter --net="/run/netns/$ns" -- unshare -m --propagation private -- /bin/sh -c '
     set -e
     r=$1 state=$2 cmd=$3
+    readlink /proc/self/ns/mnt >"$state/mntns"
+    readlink /proc/self/ns/net >"$state/netns"
+    echo $$ >"$state/pid"
     mount --bind "$r" "$r"
     mount -t proc proc "$r/proc"
     mount -t sysfs sysfs "$r/sys"
@@ -453,9 +456,6 @@ start() {
     mount --rbind /dev "$r/dev"
     mount --bind /tmp "$r/tmp"
     mount --bind "$r/run" "$r$r/run"
-    readlink /proc/self/ns/mnt >"$state/mntns"
-    readlink /proc/self/ns/net >"$state/netns"
-    echo $$ >"$state/pid"
     cd "$r"
     pivot_root . .pivot
     exec chroot . /bin/sh -c "umount -l /.pivot && cd / && $cmd" </dev/null' \
