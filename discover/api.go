@@ -26,8 +26,8 @@ const DefaultHost = "unix:///var/run/docker.sock"
 // engine of that age is maintained; 1.57 is the newest the API types
 // portenv is built with describe.
 const (
-	oldestAPI = "1.24"
-	newestAPI = "1.57"
+	OldestAPI = "1.24"
+	NewestAPI = "1.57"
 )
 
 // HTTP statuses portenv tells apart.
@@ -483,10 +483,10 @@ func versionLess(a, b string) bool {
 // names none (before API 1.25 the ping had no header) is taken as 1.24.
 func negotiate(offered string) string {
 	switch {
-	case !apiVersion(offered), versionLess(offered, oldestAPI):
-		return oldestAPI
-	case versionLess(newestAPI, offered):
-		return newestAPI
+	case !apiVersion(offered), versionLess(offered, OldestAPI):
+		return OldestAPI
+	case versionLess(NewestAPI, offered):
+		return NewestAPI
 	}
 	return offered
 }

@@ -130,8 +130,8 @@ func (e *Engine) pingError(err error) error {
 func (e *Engine) pin(v string) {
 	switch {
 	case v == "":
-	case versionLess(v, oldestAPI):
-		e.warn(v, "it is older than API "+oldestAPI+", the oldest portenv speaks")
+	case versionLess(v, OldestAPI):
+		e.warn(v, "it is older than API "+OldestAPI+", the oldest portenv speaks")
 	case e.EngineAPI != "" && versionLess(e.EngineAPI, v):
 		e.warn(v, "the engine offers at most "+e.EngineAPI)
 	default:
@@ -497,7 +497,7 @@ func versionRefusal(err error) string {
 
 func (e *Engine) apiError(req string, err error) error {
 	if refusal := versionRefusal(err); refusal != "" {
-		return fmt.Errorf("the engine at %s refused API version %s for %s (%s); portenv needs an engine with API %s (Docker 1.12) or newer", e.Endpoint, e.APIVersion, req, refusal, oldestAPI)
+		return fmt.Errorf("the engine at %s refused API version %s for %s (%s); portenv needs an engine with API %s (Docker 1.12) or newer", e.Endpoint, e.APIVersion, req, refusal, OldestAPI)
 	}
 	var ue *unreadableError
 	if errors.As(err, &ue) {

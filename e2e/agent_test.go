@@ -31,7 +31,7 @@ type cuttableProxy struct {
 
 func newCuttableProxy(t *testing.T) *cuttableProxy {
 	t.Helper()
-	p := &cuttableProxy{Proxy: readproxy.New("/var/run/docker.sock", agentAllows...), sock: filepath.Join(socketDir(t), "docker.sock")}
+	p := &cuttableProxy{Proxy: readproxy.New(enginetest.SocketPath(t), agentAllows...), sock: filepath.Join(socketDir(t), "docker.sock")}
 	p.up(t)
 	t.Cleanup(func() { p.down() })
 	return p

@@ -172,7 +172,7 @@ func TestEngineContainerFlagOnHost(t *testing.T) {
 	name := enginetest.Name(t, "host")
 	enginetest.Docker(t, "run", "-d", "--name", name, "-p", "9092", "-p", "127.0.0.1::53/udp", enginetest.BuildImage(t), "sleep", "60")
 	cmd := exec.Command(bin, "--container", name, "--format", "dotenv", "--port", "KAFKA_ADVERTISED_PORT=9092")
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	cmd.Env = enginetest.HostEnv()
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("portenv --container: %v", err)

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/portenv/portenv/discover"
 	"github.com/portenv/portenv/internal/enginetest"
 	"github.com/portenv/portenv/internal/readproxy"
 )
@@ -54,7 +55,7 @@ func silentSocket(t *testing.T) string {
 func socketGID(t *testing.T) uint32 {
 	t.Helper()
 	var st syscall.Stat_t
-	if err := syscall.Stat("/var/run/docker.sock", &st); err != nil {
+	if err := syscall.Stat(enginetest.SocketPath(t), &st); err != nil {
 		t.Fatal(err)
 	}
 	return st.Gid
@@ -162,18 +163,27 @@ func TestEngineOptional(t *testing.T) {
 	}
 }
 
+// negotiatedAPI is the API version portenv agrees on with the engine: the
+// engine's highest, or the newest portenv speaks where that is lower.
+func negotiatedAPI(t *testing.T) string {
+	if v := enginetest.APIVersion(t); enginetest.VersionLess(v, discover.NewestAPI) {
+		return v
+	}
+	return discover.NewestAPI
+}
+
 // DOCKER_API_VERSION is used when the engine speaks it; 1.22, as
 // wurstmeister's compose file sets it, is older than any version portenv
 // speaks, and one newer than the engine offers is not spoken either: each
 // is dropped for the negotiated version, with one warning.
 func TestEngineAPIVersionPin(t *testing.T) {
 	enginetest.Require(t)
-	api := enginetest.Docker(t, "version", "--format", "{{.Server.APIVersion}}")
+	api, negotiated := enginetest.APIVersion(t), negotiatedAPI(t)
 	dropped := func(pin, why string) string {
-		return "portenv: warning: DOCKER_API_VERSION=" + pin + " is not used, as " + why + "; using API " + api + " instead; remove DOCKER_API_VERSION from the container's environment\n"
+		return "portenv: warning: DOCKER_API_VERSION=" + pin + " is not used, as " + why + "; using API " + negotiated + " instead; remove DOCKER_API_VERSION from the container's environment\n"
 	}
 	for _, tc := range []struct{ pin, stderr string }{
-		{api, ""},
+		{negotiated, ""},
 		{"1.22", dropped("1.22", "it is older than API 1.24, the oldest portenv speaks")},
 		{"1.99", dropped("1.99", "the engine offers at most "+api)},
 	} {
@@ -278,7 +288,7 @@ func TestEngineReadOnlyProxy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := filepath.Join(socketDir(t), "ro.sock")
-			proxy := readproxy.New("/var/run/docker.sock", tc.allow...)
+			proxy := readproxy.New(enginetest.SocketPath(t), tc.allow...)
 			stop, err := readproxy.Serve(sock, proxy)
 			if err != nil {
 				t.Fatal(err)
@@ -377,8 +387,7 @@ func TestEngineVerboseKeepsSecrets(t *testing.T) {
 		}
 	}
 	id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
-	api := enginetest.Docker(t, "version", "--format", "{{.Server.APIVersion}}")
-	want := "portenv: engine unix:///var/run/docker.sock, API " + api + "\n" +
+	want := "portenv: engine unix:///var/run/docker.sock, API " + negotiatedAPI(t) + "\n" +
 		"portenv: find container by mountinfo: container " + id[:12] + " (" + name + ") from /proc/self/mountinfo\n" +
 		enginetest.DualStackNote(t, name, "9092/tcp", "using") +
 		"portenv: set GREETING=hello\n" +
@@ -426,7 +435,7 @@ func TestEngineQuiet(t *testing.T) {
 
 func TestEngineDoctor(t *testing.T) {
 	enginetest.Require(t)
-	api := enginetest.Docker(t, "version", "--format", "{{.Server.APIVersion}}")
+	answers := "  answers; API version " + negotiatedAPI(t) + ", negotiated (the engine offers up to " + enginetest.APIVersion(t) + ")\n"
 	t.Run("ok", func(t *testing.T) {
 		name := enginetest.Name(t, "doctor")
 		out, errOut := startKept(t, name,
@@ -439,10 +448,10 @@ func TestEngineDoctor(t *testing.T) {
 			note = "Note: " + strings.TrimPrefix(n, "portenv: ")
 		}
 		want := "Engine: unix:///var/run/docker.sock (the default; DOCKER_HOST is not set)\n" +
-			"  answers; API version " + api + ", negotiated (the engine offers up to " + api + ")\n" +
+			answers +
 			"Finding this container (+ found, - did not):\n" +
 			"  + mountinfo     container " + id[:12] + " (" + name + ") from /proc/self/mountinfo\n" +
-			"Container: " + name + " (id " + id[:12] + ", hostname " + id[:12] + ", image " + enginetest.Image + ", network default)\n" +
+			"Container: " + name + " (id " + id[:12] + ", hostname " + id[:12] + ", image " + enginetest.Image + ", network " + enginetest.NetworkMode(t, name) + ")\n" +
 			"Published ports:\n" +
 			"  9092/tcp   -> 0.0.0.0:" + p9092 + "\n" +
 			"  9092/tcp   -> [::]:" + enginetest.HostPortIPv6(t, name, "9092/tcp") + "\n" +
@@ -474,10 +483,10 @@ func TestEngineDoctor(t *testing.T) {
 		out, _, code := enginetest.Run(t, name, []string{"-v", socketMount, "--expose", "7000"}, "portenv", "doctor", "--port", "JMX_PORT=7000")
 		id := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", name)
 		want := "Engine: unix:///var/run/docker.sock (the default; DOCKER_HOST is not set)\n" +
-			"  answers; API version " + api + ", negotiated (the engine offers up to " + api + ")\n" +
+			answers +
 			"Finding this container (+ found, - did not):\n" +
 			"  + mountinfo     container " + id[:12] + " (" + name + ") from /proc/self/mountinfo\n" +
-			"Container: " + name + " (id " + id[:12] + ", hostname " + id[:12] + ", image " + enginetest.Image + ", network default)\n" +
+			"Container: " + name + " (id " + id[:12] + ", hostname " + id[:12] + ", image " + enginetest.Image + ", network " + enginetest.NetworkMode(t, name) + ")\n" +
 			"Published ports: none\n" +
 			"Exposed but not published (no variable; publish with -p): 7000/tcp\n" +
 			`PROBLEM: --port JMX_PORT: port 7000/tcp of container ` + name + ` is exposed but not published; publish it with -p 7000 (or ports: ["7000"] in Compose); no port of this container is published` + "\n"

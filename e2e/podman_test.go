@@ -17,7 +17,16 @@ import (
 
 // podmanSocket is the Docker-compatible API socket the Podman test uses;
 // the test starts `podman system service` on it unless it answers already.
-const podmanSocket = "/run/podman-portenv-test.sock"
+// PORTENV_E2E_PODMAN_SOCKET names instead the socket of a Podman service
+// that runs already, such as .ci/engines.sh's podman5, which the `podman`
+// on PATH talks to: the test then starts none. Containers mount the socket
+// by that path, so it must name the socket for the service too.
+var podmanSocket = func() string {
+	if s := os.Getenv("PORTENV_E2E_PODMAN_SOCKET"); s != "" {
+		return s
+	}
+	return "/run/podman-portenv-test.sock"
+}()
 
 const podmanImage = "localhost/portenv-test:podman"
 
@@ -76,6 +85,9 @@ func podmanService(t *testing.T) {
 	t.Helper()
 	if pingSocket(podmanSocket) == nil {
 		return
+	}
+	if os.Getenv("PORTENV_E2E_PODMAN_SOCKET") != "" {
+		t.Fatalf("no Podman service answers on %s (PORTENV_E2E_PODMAN_SOCKET); the test starts none of its own there", podmanSocket)
 	}
 	t.Cleanup(func() { os.Remove(podmanSocket) })
 	startService(t, exec.Command("podman", "system", "service", "--time=0", "unix://"+podmanSocket), podmanSocket, 20*time.Second, 10*time.Second)

@@ -108,7 +108,7 @@ func TestEngineNetworkModes(t *testing.T) {
 			paused:  "portenv: container " + paused + " is paused: its ports stay published, but its processes are frozen and answer nothing there; unpause it (docker unpause " + paused + "), then run portenv again\n",
 		} {
 			cmd := exec.Command(bin, "--timeout", "60s", "--container", name, "--port", "P=9092")
-			cmd.Env = []string{"PATH=/usr/bin:/bin"}
+			cmd.Env = enginetest.HostEnv()
 			var errOut strings.Builder
 			cmd.Stderr = &errOut
 			err := cmd.Run()
@@ -175,7 +175,7 @@ func TestEngineHostNamedContainerOnHost(t *testing.T) {
 	enginetest.Docker(t, "run", "-d", "--name", host, "--hostname", host, "-p", "9092", enginetest.BuildImage(t), "sleep", "600")
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", host).Run() })
 	cmd := exec.Command(enginetest.Binary(t), "--timeout", "20s")
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	cmd.Env = enginetest.HostEnv()
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()

@@ -101,6 +101,12 @@ func checkDoctor(t *testing.T, out, port9092 string) {
 func TestEngineRootlessPodman(t *testing.T) {
 	requirePodman(t)
 	u := requireRootless(t)
+	// The user's service is the podman on PATH, run as the user; a podman
+	// that is a client of a running service (podman --remote, as
+	// .ci/engines.sh gives its podman5) serves nothing itself.
+	if remote := podman(t, nil, "info", "--format", "{{.Host.ServiceIsRemote}}"); remote != "false" {
+		t.Skipf("SKIPPING %s: the podman on PATH is a client of the Podman service at %s (ServiceIsRemote %s) and cannot run user %s's own rootless service; that Podman's binaries run only in its own root", t.Name(), podmanSocket, remote, u.name)
+	}
 	// Where podman.socket puts it under systemd.
 	sock := filepath.Join(u.runtimeDir, "podman", "podman.sock")
 	if pingSocket(sock) != nil {
@@ -162,6 +168,11 @@ func TestEngineRootlessDocker(t *testing.T) {
 	enginetest.Require(t)
 	u := requireRootless(t)
 	script := dockerdRootlessScript(t)
+	// dockerd-rootless.sh starts the dockerd of the user's PATH.
+	mine, _ := u.command("sh", "-c", "dockerd --version").Output()
+	if engine := enginetest.ServerVersion(t); !strings.Contains(string(mine), "version "+engine+",") {
+		t.Skipf("SKIPPING %s: it starts this machine's dockerd as user %s (%s), not a rootless form of the engine under test (Docker %s); it would test that other engine", t.Name(), u.name, strings.TrimSpace(string(mine)), engine)
+	}
 	// Made on the main engine, before the test turns to the user's, under
 	// a tag of this test's own: another test process may import the shared
 	// tag (enginetest.Image) with its own binary at any moment.

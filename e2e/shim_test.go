@@ -267,7 +267,7 @@ func TestShimLookupsAndRequests(t *testing.T) {
 	startFrom(t, image, other, []string{"-p", "8080", "-p", "127.0.0.1::5353/udp"}, "sleep", "600")
 	otherID := enginetest.Docker(t, "inspect", "-f", "{{.Id}}", other)
 	sock := filepath.Join(socketDir(t), "ro.sock")
-	proxy := readproxy.New("/var/run/docker.sock", "/_ping", "/containers/*/json")
+	proxy := readproxy.New(enginetest.SocketPath(t), "/_ping", "/containers/*/json")
 	stop, err := readproxy.Serve(sock, proxy)
 	if err != nil {
 		t.Fatal(err)
@@ -292,7 +292,9 @@ echo ` + enginetest.Marker + `; exec sleep 600`
 		"== 1\n== 1\n== 1\n"
 	// "portenv dev (commit ..., built ...)": the shim names the version alone.
 	version := "portenv " + strings.Fields(enginetest.Docker(t, "run", "--rm", "--entrypoint", "/usr/bin/portenv", image, "version"))[1]
-	// The failures in the words of the CLI of the engine under test.
+	// The failures in the words of the docker CLI on PATH: the engine's own
+	// under .ci/engines.sh, the current CLI on the host; the shim follows the
+	// CLI since 23.
 	noPort := strings.ReplaceAll(cliError(t, "port", name, "9999"), name, "kafka-1")
 	noContainer := cliError(t, "port", "no-such-container-here", "9092")
 	wantErr := enginetest.DualStackNote(t, name, "9092/tcp", "printing") +

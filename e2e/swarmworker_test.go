@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,6 +153,25 @@ func startWorkerAt(t *testing.T, hostIP, ip string, dockerdArgs ...string) *work
 	return w
 }
 
+// engineAnswer sends GET path to the engine at sock and returns the
+// status of its answer and, for an error, the engine's message.
+func engineAnswer(t *testing.T, sock, path string) (status int, message string) {
+	t.Helper()
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}}
+	resp, err := c.Get("http://engine" + path)
+	if err != nil {
+		t.Fatalf("GET %s on %s: %v", path, sock, err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Message string }
+	json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body.Message
+}
+
 // unmountUnder detaches whatever is still mounted below dir, deepest
 // first, so that removing dir cannot reach into a mounted file system.
 func unmountUnder(t *testing.T, dir string) {
@@ -273,11 +295,11 @@ func TestEngineSwarmWorker(t *testing.T) {
 		if pub := published(t, svc); pub["9092/tcp"] == "" || pub["9092/tcp"] == "0" {
 			t.Fatalf("service publishes %v, want 9092/tcp in ingress mode", pub)
 		}
-		// The worker's own words when asked for the service.
-		_, refusal, err := enginetest.DockerResult("-H", w.host, "service", "inspect", svcID)
-		refusal = strings.TrimPrefix(strings.TrimSpace(refusal), "Error response from daemon: ")
-		if err == nil || refusal == "" {
-			t.Fatalf("the worker answered docker service inspect %s (err %v); a worker refuses it", svcID, err)
+		// The worker's own words when asked for the service, in its
+		// answer (the docker CLI words them its own way around).
+		status, refusal := engineAnswer(t, w.sock, "/services/"+svcID)
+		if status < 400 || refusal == "" {
+			t.Fatalf("the worker answered GET /services/%s with %d %q; a worker refuses it", svcID, status, refusal)
 		}
 
 		enginetest.UseEngineAt(t, w.sock) // the rest of the subtest asks the worker

@@ -73,22 +73,40 @@ var (
 )
 
 // Binary builds portenv statically, once per test process, and returns its
-// path.
+// path. The binary is kept in the user's cache directory, one per checkout
+// (portenv-e2e/<checkout>/portenv), and replaced by each build, so that
+// test processes leave nothing behind in the temporary directory; test
+// processes of one checkout that build at once each rename a whole binary
+// into place.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "portenv-bin")
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			buildErr = fmt.Errorf("a directory for the test binary: %v", err)
+			return
+		}
+		dir := filepath.Join(cache, "portenv-e2e", checkoutTag())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			buildErr = err
+			return
+		}
+		tmp, err := os.CreateTemp(dir, "portenv-*.tmp")
 		if err != nil {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "portenv")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binPath, "./cmd/portenv")
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp.Name(), "./cmd/portenv")
 		cmd.Dir = RepoRoot()
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
 		}
+		binPath = filepath.Join(dir, "portenv")
+		buildErr = os.Rename(tmp.Name(), binPath)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
