@@ -197,8 +197,9 @@ func (e *Engine) notFound(ref string) *NotFoundError {
 }
 
 // Inspect reads one container. A port listed in HostConfig.PortBindings but
-// not bound yet is waited for until ctx is done, so that portenv started
-// early still sees what the engine is about to publish.
+// not bound yet, and a container that is restarting, are waited for until
+// ctx is done, so that portenv started early still sees what the engine is
+// about to publish.
 func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 	var c *Container
 	var pending []Port
@@ -224,6 +225,11 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 			return false, nil
 		}
 		c, pending = raw.container()
+		if c.Status == "restarting" {
+			// Its restart policy brings it back, with new ports: they
+			// are waited for, as ports about to be bound are.
+			return false, nil
+		}
 		if len(pending) > 0 && !askedNetworks {
 			// Docker 29 lists a port that an internal network cannot
 			// publish as one not bound yet; only the network tells.
@@ -244,6 +250,9 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Container, error) {
 	if len(pending) > 0 {
 		return nil, fmt.Errorf("the engine did not bind %s of container %s within the timeout, though they are to be published; check `docker port %s`, or raise --timeout",
 			joinPorts(pending), c.Name, c.Name)
+	}
+	if c.Status == "restarting" {
+		return nil, fmt.Errorf("container %s was still restarting when --timeout (%s) ended: its process keeps ending, and its restart policy starts it again with host ports the engine picks anew; check why it ends (docker logs %s), or raise --timeout", c.Name, e.wait, c.Name)
 	}
 	return c, nil
 }

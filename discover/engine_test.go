@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/portenv/portenv/internal/enginetest"
@@ -49,5 +50,30 @@ func TestAPIVersionRule(t *testing.T) {
 				t.Errorf("API %s, requests %q; want %s, %q", e.APIVersion, got, tc.uses, want)
 			}
 		})
+	}
+}
+
+// A restarting container is waited for: once its restart policy has
+// brought it back, its new ports are read.
+func TestInspectWaitsForRestart(t *testing.T) {
+	calls := 0
+	var mu sync.Mutex
+	f := fake(t, &enginetest.Fake{Containers: map[string]any{"app": func() any {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		c := inspectJSON(idA, "app", "app", map[string][]map[string]string{"9092/tcp": {{"HostIp": "0.0.0.0", "HostPort": "32800"}}})
+		if calls < 3 {
+			c["State"] = map[string]any{"Status": "restarting", "Running": true, "Restarting": true}
+		}
+		return c
+	}}})
+	e, ctx := connect(t)
+	c, err := e.Inspect(ctx, "app")
+	if err != nil || c.Status != "running" || c.Ports[0].HostPort != 32800 {
+		t.Fatalf("got %+v, %v; want the running container on 32800", c, err)
+	}
+	if n := len(f.Requests()); n != 4 {
+		t.Errorf("%d requests, want the ping and 3 inspections", n)
 	}
 }

@@ -28,6 +28,7 @@ type workerEngine struct {
 	dir        string // data root, exec root, pid file, socket
 	sock, host string // its API socket, and as -H / DOCKER_HOST writes it
 	nodeID     string // in the Swarm, once joined
+	args       []string // nsenter's, which start its dockerd
 }
 
 func (w *workerEngine) docker(t *testing.T, args ...string) string {
@@ -144,12 +145,12 @@ func startWorkerAt(t *testing.T, hostIP, ip string, dockerdArgs ...string) *work
 	}
 	w.sock = filepath.Join(dir, "docker.sock")
 	w.host = "unix://" + w.sock
-	args := append([]string{"--net=/run/netns/" + w.ns, "--",
+	w.args = append([]string{"--net=/run/netns/" + w.ns, "--",
 		"dockerd", "--config-file", config,
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "docker.pid"), "-H", w.host,
 		"--containerd-namespace", "pe-worker", "--containerd-plugins-namespace", "pe-worker-plugins"}, dockerdArgs...)
-	startService(t, exec.Command("nsenter", args...), w.sock, 60*time.Second, 30*time.Second)
+	startService(t, exec.Command("nsenter", w.args...), w.sock, 60*time.Second, 30*time.Second)
 	return w
 }
 
