@@ -23,11 +23,11 @@ import (
 // namespace of its own, reached from the host over a veth pair, to join
 // the main engine's Swarm as a worker.
 type workerEngine struct {
-	ns         string // network namespace, /run/netns/<ns>
-	hostIP, ip string // the host's end of the veth pair, and the worker's
-	dir        string // data root, exec root, pid file, socket
-	sock, host string // its API socket, and as -H / DOCKER_HOST writes it
-	nodeID     string // in the Swarm, once joined
+	ns         string   // network namespace, /run/netns/<ns>
+	hostIP, ip string   // the host's end of the veth pair, and the worker's
+	dir        string   // data root, exec root, pid file, socket
+	sock, host string   // its API socket, and as -H / DOCKER_HOST writes it
+	nodeID     string   // in the Swarm, once joined
 	args       []string // nsenter's, which start its dockerd
 }
 
