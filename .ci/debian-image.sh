@@ -32,49 +32,10 @@ if [ "${FORCE:-0}" != 1 ] && exists; then
   exit 0
 fi
 
-# mirror prints the URI of the first apt source that carries $suite with
-# component main, from one-line (.list) and deb822 (.sources) files.
-mirror() {
-  local f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    # deb [opt=val ...] URI SUITE COMPONENT...
-    awk -v suite="$suite" '
-      { sub(/#.*/, "") }
-      $1 != "deb" { next }
-      {
-        i = 2
-        if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-        uri = $i; s = $(i + 1); main = 0
-        for (j = i + 2; j <= NF; j++) if ($j == "main") main = 1
-        if (s == suite && main) { print uri; exit }
-      }' "$f"
-  done
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    # Stanzas separated by blank lines; fields Types, URIs, Suites, Components.
-    awk -v suite="$suite" '
-      function flush() {
-        if (types ~ /(^| )deb( |$)/ && enabled != "no" && (" " suites " ") ~ (" " suite " ") && (" " comps " ") ~ / main /) {
-          split(uris, u, " "); print u[1]; found = 1; exit
-        }
-        types = uris = suites = comps = enabled = ""
-      }
-      /^[[:space:]]*#/ { next }
-      /^[[:space:]]*$/ { flush(); next }
-      {
-        key = tolower($1); val = $0; sub(/^[^:]*:[[:space:]]*/, "", val)
-        if (key == "types:") types = val
-        else if (key == "uris:") uris = val
-        else if (key == "suites:") suites = val
-        else if (key == "components:") comps = val
-        else if (key == "enabled:") enabled = tolower(val)
-      }
-      END { if (!found) flush() }' "$f"
-  done
-}
+# shellcheck source=.ci/debian-mirror.sh
+. "$(dirname "${BASH_SOURCE[0]}")/debian-mirror.sh"
 
-archive=${DEBIAN_MIRROR:-$(mirror | head -n1)}
+archive=${DEBIAN_MIRROR:-$(debian_mirror "$suite" | head -n1)}
 [ -n "$archive" ] || die "no apt source of $suite/main found in /etc/apt/sources.list or /etc/apt/sources.list.d/; set DEBIAN_MIRROR to a Debian archive URI"
 
 if ! command -v debootstrap >/dev/null 2>&1; then

@@ -151,47 +151,8 @@ host_tools() {
     die "could not install ${need[*]} with apt-get"
 }
 
-# mirror prints the URI of the first apt source of Debian's main component
-# for this machine's release (as .ci/debian-image.sh finds it), from
-# one-line (.list) and deb822 (.sources) files.
-mirror() {
-  local suite f
-  suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    awk -v suite="$suite" '
-      { sub(/#.*/, "") }
-      $1 != "deb" { next }
-      {
-        i = 2
-        if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-        uri = $i; s = $(i + 1); main = 0
-        for (j = i + 2; j <= NF; j++) if ($j == "main") main = 1
-        if (s == suite && main) { print uri; exit }
-      }' "$f"
-  done
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk -v suite="$suite" '
-      function flush() {
-        if (types ~ /(^| )deb( |$)/ && enabled != "no" && (" " suites " ") ~ (" " suite " ") && (" " comps " ") ~ / main /) {
-          split(uris, u, " "); print u[1]; found = 1; exit
-        }
-        types = uris = suites = comps = enabled = ""
-      }
-      /^[[:space:]]*#/ { next }
-      /^[[:space:]]*$/ { flush(); next }
-      {
-        key = tolower($1); val = $0; sub(/^[^:]*:[[:space:]]*/, "", val)
-        if (key == "types:") types = val
-        else if (key == "uris:") uris = val
-        else if (key == "suites:") suites = val
-        else if (key == "components:") comps = val
-        else if (key == "enabled:") enabled = tolower(val)
-      }
-      END { if (!found) flush() }' "$f"
-  done
-}
+# shellcheck source=.ci/debian-mirror.sh
+. "$(dirname "${BASH_SOURCE[0]}")/debian-mirror.sh"
 
 # ---- roots ----------------------------------------------------------------
 
@@ -216,7 +177,7 @@ candidate() {
 bootstrap() {
   local e=$1 root=$2 suite archive p pkg major got pins=() line
   suite=$(suite_of "$e")
-  archive=${DEBIAN_MIRROR:-$(mirror | head -n1)}
+  archive=${DEBIAN_MIRROR:-$(debian_mirror "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" | head -n1)}
   [ -n "$archive" ] || die "no apt source of Debian main found in /etc/apt/sources.list{,.d}; set DEBIAN_MIRROR"
   step "debootstrap --variant=minbase $suite from $archive" debootstrap --variant=minbase "$suite" "$root" "$archive"
   # The archive may be a snapshot whose Release files are past their
