@@ -37,7 +37,7 @@ type DirOptions struct {
 // bindings cannot be used, as Self does. The attempts are returned whether
 // or not one succeeded; the record is returned once found.
 func FromDir(ctx context.Context, opt DirOptions) (*Container, *Record, []Attempt, error) {
-	d := &dirFinder{ctx: ctx, opt: opt, starts: map[int]time.Time{}}
+	d := &dirFinder{ctx: ctx, opt: opt, starts: map[int]time.Time{}, found: map[string]*Record{}}
 	if d.opt.Now == nil {
 		d.opt.Now = time.Now
 	}
@@ -48,22 +48,11 @@ func FromDir(ctx context.Context, opt DirOptions) (*Container, *Record, []Attemp
 	if dl, ok := ctx.Deadline(); ok {
 		d.wait = time.Until(dl).Round(100 * time.Millisecond)
 	}
-	rec, err := d.find()
-	if err != nil {
-		return nil, rec, d.tried, err
+	if err := d.checkDir(); err != nil {
+		return nil, nil, d.tried, err
 	}
-	c := rec.Container
-	c, err = d.followNetwork(c)
-	if err == nil {
-		err = d.servicePorts(rec, c)
-	}
-	if err == nil {
-		err = c.Usable()
-	}
-	if err != nil {
-		return nil, rec, d.tried, err
-	}
-	return c, rec, d.tried, nil
+	c, err := find(d, opt.Container)
+	return c, d.found[d.own], d.tried, err
 }
 
 // recordWait is the longest wait between two looks for a record: the agent
@@ -83,6 +72,10 @@ type dirFinder struct {
 	agentStopped time.Time
 	starts       map[int]time.Time
 	said         map[string]bool // Debugf lines already told
+	// found holds each record the search has taken, by id; own is the
+	// id of this container's.
+	found map[string]*Record
+	own   string
 	attempts
 }
 
@@ -100,32 +93,51 @@ func (d *dirFinder) debugf(format string, args ...any) {
 	}
 }
 
-func (d *dirFinder) find() (*Record, error) {
+// checkDir says at once when the agent's directory cannot hold records.
+func (d *dirFinder) checkDir() error {
 	dir := d.opt.Dir
 	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, d.fail("record", fmt.Errorf("the agent's directory %s (--from) does not exist in this container; mount there, read-only, the directory that portenv agent --dir writes (its volume: -v VOLUME:%s:ro)", dir, dir))
+		return d.fail("record", fmt.Errorf("the agent's directory %s (--from) does not exist in this container; mount there, read-only, the directory that portenv agent --dir writes (its volume: -v VOLUME:%s:ro)", dir, dir))
 	case err != nil:
-		return nil, d.fail("record", fmt.Errorf("cannot read the agent's directory %s (--from): %v", dir, oneLine(unwrapPath(err))))
+		return d.fail("record", fmt.Errorf("cannot read the agent's directory %s (--from): %v", dir, oneLine(unwrapPath(err))))
 	case !st.IsDir():
-		return nil, d.fail("record", fmt.Errorf("--from %s is not a directory; give the directory that portenv agent --dir writes", dir))
+		return d.fail("record", fmt.Errorf("--from %s is not a directory; give the directory that portenv agent --dir writes", dir))
 	}
-	if d.opt.Container != "" {
-		rec, err := d.byRef(d.opt.Container)
-		if err != nil {
-			return nil, d.fail("--container", err)
-		}
-		d.note("--container", true, "container %s (%s), recorded in %s", rec.Container.ShortID(), rec.Container.Name, RecordFile(dir, rec.Container.ID))
-		return rec, nil
+	return nil
+}
+
+func (d *dirFinder) lookup(ref string) (*Container, error) {
+	rec, err := d.byRef(ref)
+	if err != nil {
+		return nil, err
 	}
+	return d.take(rec), nil
+}
+
+// take keeps rec as found, the first one as this container's.
+func (d *dirFinder) take(rec *Record) *Container {
+	id := rec.Container.ID
+	d.found[id] = rec
+	if d.own == "" {
+		d.own = id
+	}
+	return rec.Container
+}
+
+func (d *dirFinder) origin(c *Container) string { return RecordFile(d.opt.Dir, c.ID) }
+
+// identify waits for the record of this container's current start among
+// those its ids name.
+func (d *dirFinder) identify() (*Container, error) {
 	ids, source := d.candidates()
 	if len(ids) == 0 {
-		return nil, &notIdentifiedError{Tried: d.tried, Dir: dir}
+		return nil, &notIdentifiedError{Tried: d.tried, Dir: d.opt.Dir}
 	}
 	var rec *Record
 	var last lookState
-	err = retry(d.ctx, recordWait, func() (bool, error) {
+	err := retry(d.ctx, recordWait, func() (bool, error) {
 		var err error
 		rec, last, err = d.look(ids)
 		return rec != nil || d.complete(), err
@@ -136,7 +148,7 @@ func (d *dirFinder) find() (*Record, error) {
 	if rec == nil {
 		return nil, d.fail("record", d.notFound(ids, source, last))
 	}
-	return rec, nil
+	return d.take(rec), nil
 }
 
 // candidates reads this container's id as Self does, without the engine
@@ -460,30 +472,14 @@ func (d *dirFinder) notFound(ids []string, source string, st lookState) error {
 	return fmt.Errorf("no record of %s (the id in %s) in %s%s; it holds the records of %d other containers: does portenv agent read the engine that runs this container?", who, source, dir, why, n)
 }
 
-// followNetwork gives a container that shares another's network (network
-// mode container:<other>) that container's ports, from its record.
-func (d *dirFinder) followNetwork(c *Container) (*Container, error) {
-	other, ok := strings.CutPrefix(c.NetworkMode, "container:")
-	if !ok {
-		return c, nil
-	}
-	o, err := d.byRef(other)
-	if err != nil {
-		return nil, d.fail("network", fmt.Errorf("container %s uses the network of container %s, whose record cannot be read: %w", c.Name, other, err))
-	}
-	d.note("network", true, "shares the network of container %s; its published ports are used (from %s)", o.Container.Name, RecordFile(d.opt.Dir, o.Container.ID))
-	c.shareNetworkOf(o.Container)
-	return c, nil
-}
-
 // servicePorts reports why a Swarm task published in ingress mode has no
 // ports: only a manager's API tells them, and the agent could not ask.
-func (d *dirFinder) servicePorts(rec *Record, c *Container) error {
+func (d *dirFinder) servicePorts(c *Container) error {
 	if !c.NeedsServicePorts() {
 		return nil
 	}
-	if rec.ServicePortsError != "" {
-		return d.fail("swarm", errors.New(rec.ServicePortsError))
+	if e := d.found[c.ID].ServicePortsError; e != "" {
+		return d.fail("swarm", errors.New(e))
 	}
 	d.note("swarm", true, "task of service %s, which publishes no port in ingress mode (as the agent read the service)", c.Swarm.ServiceName)
 	return nil

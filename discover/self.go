@@ -12,14 +12,6 @@ import (
 	"strings"
 )
 
-// Attempt records one way of finding the container and what came of it,
-// for -v logs and `portenv doctor`.
-type Attempt struct {
-	Method string // "--container", "mountinfo", "cgroup", "containerenv", "hostname", "network", "swarm"
-	Result string // what it found, or why it found nothing
-	OK     bool
-}
-
 // SelfOptions steers Self.
 type SelfOptions struct {
 	// Container, when set, skips self-identification.
@@ -42,23 +34,11 @@ type SelfOptions struct {
 // returned whether or not one succeeded.
 func (e *Engine) Self(ctx context.Context, opt SelfOptions) (*Container, []Attempt, error) {
 	f := &finder{e: e, ctx: ctx, opt: opt}
-	c, err := f.find()
-	if err == nil {
-		c, err = f.followNetwork(c)
-	}
-	if err == nil {
-		err = f.ingressPorts(c)
-	}
-	if err == nil {
-		err = c.Usable()
-	}
-	if err != nil {
-		return nil, f.tried, err
-	}
-	return c, f.tried, nil
+	c, err := find(f, opt.Container)
+	return c, f.tried, err
 }
 
-// finder is one search for this container; it records what it tried.
+// finder is one search for this container through the engine.
 type finder struct {
 	e   *Engine
 	ctx context.Context
@@ -66,18 +46,9 @@ type finder struct {
 	attempts
 }
 
-// attempts records the ways tried, for Self and FromDir.
-type attempts struct{ tried []Attempt }
+func (f *finder) lookup(ref string) (*Container, error) { return f.e.Inspect(f.ctx, ref) }
 
-func (a *attempts) note(method string, ok bool, format string, args ...any) {
-	a.tried = append(a.tried, Attempt{Method: method, Result: fmt.Sprintf(format, args...), OK: ok})
-}
-
-// fail records err as the outcome of method and returns it.
-func (a *attempts) fail(method string, err error) error {
-	a.tried = append(a.tried, Attempt{Method: method, Result: err.Error()})
-	return err
-}
+func (f *finder) origin(*Container) string { return "" }
 
 var idSources = []struct {
 	method, file string
@@ -88,15 +59,9 @@ var idSources = []struct {
 	{"containerenv", "/run/.containerenv", idFromContainerenv},
 }
 
-func (f *finder) find() (*Container, error) {
-	if f.opt.Container != "" {
-		c, err := f.e.Inspect(f.ctx, f.opt.Container)
-		if err != nil {
-			return nil, f.fail("--container", err)
-		}
-		f.note("--container", true, "container %s (%s)", c.ShortID(), c.Name)
-		return c, nil
-	}
+// identify tries mountinfo, cgroup and containerenv for an id, then the
+// hostname, and confirms every candidate by inspecting it.
+func (f *finder) identify() (*Container, error) {
 	for _, s := range idSources {
 		id, err := f.readID(s.file, s.parse)
 		var amb *ambiguousError
@@ -219,42 +184,6 @@ func (c *Container) addresses() []string {
 		}
 	}
 	return out
-}
-
-// notIdentifiedError says that no method found this container.
-type notIdentifiedError struct {
-	Tried []Attempt
-	// Dir is the agent's directory when the search was FromDir's.
-	Dir string
-}
-
-func (e *notIdentifiedError) Error() string {
-	parts := make([]string, len(e.Tried))
-	for i, a := range e.Tried {
-		parts[i] = a.Method + ": " + a.Result
-	}
-	msg := "cannot tell which container this is (" + strings.Join(parts, "; ") + ")"
-	if e.Dir != "" {
-		return msg + "; with --from, only /proc/self/mountinfo, /proc/self/cgroup and /run/.containerenv can name it (the hostname needs the engine to confirm it); is portenv running in a container? Otherwise pass --container ID or NAME, as the records in " + e.Dir + " name them"
-	}
-	return msg + "; is portenv running in a container of this engine? Otherwise pass --container NAME"
-}
-
-// followNetwork gives a container that shares another's network (network
-// mode container:<other>) that container's ports: they are the ones
-// published.
-func (f *finder) followNetwork(c *Container) (*Container, error) {
-	other, ok := strings.CutPrefix(c.NetworkMode, "container:")
-	if !ok {
-		return c, nil
-	}
-	o, err := f.e.Inspect(f.ctx, other)
-	if err != nil {
-		return nil, f.fail("network", fmt.Errorf("container %s uses the network of container %s, which cannot be read: %w", c.Name, other, err))
-	}
-	f.note("network", true, "shares the network of container %s; its published ports are used", o.Name)
-	c.shareNetworkOf(o)
-	return c, nil
 }
 
 // sharerAmong settles two ids in one source when the engine confirms that

@@ -35,7 +35,7 @@ func swarmTask(labels map[string]string) *SwarmTask {
 // /services/{id}, a manager's API) tells them. It is asked only when the
 // container has no bindings of its own: a task published in host mode has
 // them, as a plain container does.
-func (f *finder) ingressPorts(c *Container) error {
+func (f *finder) servicePorts(c *Container) error {
 	if !c.NeedsServicePorts() {
 		return nil
 	}
