@@ -48,6 +48,10 @@ type config struct {
 	version bool
 }
 
+func (c *config) target() target {
+	return target{container: c.Container, from: c.From, timeout: c.Timeout}
+}
+
 // output is one thing a run writes: the variables in a format, or a
 // template file rendered, to a file or (path "") to stdout.
 type output struct {

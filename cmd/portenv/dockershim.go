@@ -62,7 +62,7 @@ func dockerShim(args []string, env environ, stdout, stderr io.Writer) int {
 		}
 		want = &p
 	}
-	cfg, err := portConfig(env)
+	t, level, err := portTarget(env)
 	if err != nil {
 		fmt.Fprintln(stderr, "portenv:", err)
 		return exitFailure
@@ -72,22 +72,22 @@ func dockerShim(args []string, env environ, stdout, stderr io.Writer) int {
 	// script's `docker port "$(hostname)"` means this one. Any other
 	// reference is looked up as --container looks it up.
 	if host, err := os.Hostname(); err != nil || ref != host {
-		cfg.Container = ref
+		t.container = ref
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLogger(stderr, level)
 	ctx, _, release := stopOnSignal()
 	defer release()
-	s, err := prepare(ctx, cfg, env, log)
+	c, err := findContainer(ctx, t, log)
 	var nf *discover.NotFoundError
 	switch {
-	case errors.As(err, &nf) && cfg.Container == ref:
+	case errors.As(err, &nf) && t.container == ref:
 		fmt.Fprintf(stderr, "Error response from daemon: No such container: %s\n", ref)
 		return exitFailure
 	case err != nil:
 		log.Errorf("%v", err)
 		return exitFailure
 	}
-	lines, ok := portLines(s.container, want, log.Infof)
+	lines, ok := portLines(c, want, log.Infof)
 	if !ok {
 		// The port as it was given, as the docker CLI since 23 prints it.
 		fmt.Fprintf(stderr, "Error: No public port '%s' published for %s\n", pos[1], ref)
@@ -127,14 +127,13 @@ func dockerPortSpec(s string) (discover.Port, error) {
 	return discover.Port{Num: n, Proto: proto}, nil
 }
 
-// portConfig is the configuration of docker port and portenv port: the
+// portTarget is the configuration of docker port and portenv port: the
 // PORTENV_ variables that concern finding the container (through the
-// engine, or in the agent's records) and waiting for it, and none of the
-// variables or outputs of a run, so that no rule of the image's
-// environment can fail the lookup.
-func portConfig(env environ) (*config, error) {
-	// Only what finding this container needs: the variables and outputs
-	// of a run play no part here, so their values are not even read.
+// engine, or in the agent's records) and waiting for it, and its log
+// level. The variables and outputs of a run play no part here, so their
+// values are not even read, and no rule of the image's environment can
+// fail the lookup.
+func portTarget(env environ) (target, string, error) {
 	var ps struct {
 		Container string
 		From      string
@@ -142,19 +141,16 @@ func portConfig(env environ) (*config, error) {
 		LogLevel  string        `split_words:"true" default:"info"`
 	}
 	if err := readSettings(env, &ps); err != nil {
-		return nil, err
+		return target{}, "", err
 	}
 	level, err := logLevel(false, false, ps.LogLevel)
 	if err != nil {
-		return nil, err
+		return target{}, "", err
 	}
 	if ps.Timeout <= 0 {
-		return nil, usagef("PORTENV_TIMEOUT=%v: give a positive duration such as 10s", ps.Timeout)
+		return target{}, "", usagef("PORTENV_TIMEOUT=%v: give a positive duration such as 10s", ps.Timeout)
 	}
-	cfg := &config{}
-	cfg.Container, cfg.From, cfg.Timeout, cfg.LogLevel = ps.Container, ps.From, ps.Timeout, level
-	cfg.vars.NoAuto = true
-	return cfg, nil
+	return target{container: ps.Container, from: ps.From, timeout: ps.Timeout}, level, nil
 }
 
 // portLines are c's bindings as docker port prints them: "9092/tcp ->

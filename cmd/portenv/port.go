@@ -58,20 +58,19 @@ A dual-stack publication (one -p on IPv4 and IPv6) is one line: IPv4's.
 		fmt.Fprintf(stderr, "portenv: port -q prints the host port of one container port; name it, as in portenv port -q 9092\n")
 		return exitUsage
 	}
-	cfg, err := portConfig(env)
+	t, level, err := portTarget(env)
 	if err != nil {
 		fmt.Fprintln(stderr, "portenv:", err)
 		return exitUsage
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLogger(stderr, level)
 	ctx, _, release := stopOnSignal()
 	defer release()
-	s, err := prepare(ctx, cfg, env, log)
+	c, err := findContainer(ctx, t, log)
 	if err != nil {
 		log.Errorf("%v", err)
 		return exitFailure
 	}
-	c := s.container
 	if want != nil {
 		// The message of a port that is not published says why and lists
 		// the ones that are.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portenv/portenv/discover"
 	"github.com/portenv/portenv/templates"
@@ -23,6 +24,8 @@ type session struct {
 	record    *discover.Record // with --from, this container's record once found
 	tried     []discover.Attempt
 	container *discover.Container
+	info      templates.EngineInfo // the host's facts, as the source gives them
+	close     func()
 	result    vars.Result
 	rendered  []rendered
 }
@@ -40,23 +43,39 @@ type logSink interface {
 	Debugf(format string, args ...any)
 }
 
+// target is what finding the container needs, and all a run, doctor,
+// portenv port and the docker shim share of their configuration.
+type target struct {
+	container string // --container, or "" for this container
+	from      string // --from: the agent's directory, or "" for the engine
+	timeout   time.Duration
+}
+
 // prepare runs the pipeline within cfg.Timeout. The session it returns
 // holds whatever was found, also when err says where it stopped.
 func prepare(ctx context.Context, cfg *config, env environ, log logSink) (*session, error) {
-	s := &session{}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
+	s, err := find(ctx, cfg.target(), log)
+	// A --template file may still ask the engine (.Host.Name), so the
+	// connection lasts until every output is rendered.
+	defer s.close()
+	if err != nil {
+		return s, err
+	}
+	return s, s.compute(cfg, cfg.outputs, env, log)
+}
+
+// find finds the container, through the engine or in the records of
+// portenv agent, within ctx. close ends the session's connection.
+func find(ctx context.Context, t target, log logSink) (*session, error) {
+	s := &session{close: func() {}}
 	var c *discover.Container
-	var info templates.EngineInfo
 	var err error
-	if cfg.From != "" {
-		c, info, err = s.fromDir(ctx, cfg, log)
+	if t.from != "" {
+		c, err = s.fromDir(ctx, t, log)
 	} else {
-		var done func()
-		c, info, done, err = s.fromEngine(ctx, cfg, log)
-		// A --template file may still ask the engine (.Host.Name), so the
-		// connection lasts until every output is rendered.
-		defer done()
+		c, err = s.fromEngine(ctx, t, log)
 	}
 	for _, a := range s.tried {
 		log.Debugf("find container by %s: %s", a.Method, a.Result)
@@ -68,38 +87,47 @@ func prepare(ctx context.Context, cfg *config, env environ, log logSink) (*sessi
 	if c.HostNetwork {
 		log.Infof("container %s uses the host's network, so the engine publishes nothing: its ports are reached on the host at their own numbers%s", c.Name, ownNumbers(c))
 	}
-	return s, s.compute(cfg, env, log, info)
+	return s, nil
 }
 
-// fromEngine finds the container through the engine. done closes the
-// connection.
-func (s *session) fromEngine(ctx context.Context, cfg *config, log logSink) (*discover.Container, templates.EngineInfo, func(), error) {
+// findContainer is find alone, within t.timeout, for the commands that
+// need only the container: portenv port and the docker shim.
+func findContainer(ctx context.Context, t target, log logSink) (*discover.Container, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	s, err := find(ctx, t, log)
+	s.close()
+	return s.container, err
+}
+
+func (s *session) fromEngine(ctx context.Context, t target, log logSink) (*discover.Container, error) {
 	engine, err := discover.Connect(ctx, log.Warnf)
 	if err != nil {
-		return nil, nil, func() {}, err
+		return nil, err
 	}
-	s.engine = engine
-	c, tried, err := engine.Self(ctx, discover.SelfOptions{Container: cfg.Container})
+	s.engine, s.close = engine, func() { engine.Close() }
+	c, tried, err := engine.Self(ctx, discover.SelfOptions{Container: t.container})
 	s.tried = tried
 	// After the first inspection, which may have refused a pinned version.
 	log.Debugf("engine %s, API %s", engine.Endpoint, engine.APIVersion)
-	info := func() (string, string, error) {
+	s.info = func() (string, string, error) {
 		h, err := engine.HostInfo(ctx)
 		return h.Name, h.SwarmNodeAddr, err
 	}
-	return c, info, func() { engine.Close() }, err
+	return c, err
 }
 
 // fromDir finds the container in the records of portenv agent, without
 // the engine; the engine's host facts come from the record too.
-func (s *session) fromDir(ctx context.Context, cfg *config, log logSink) (*discover.Container, templates.EngineInfo, error) {
-	log.Debugf("reading the records of portenv agent in %s (--from); the engine is not asked", cfg.From)
-	c, rec, tried, err := discover.FromDir(ctx, discover.DirOptions{Dir: cfg.From, Container: cfg.Container, Debugf: log.Debugf})
+func (s *session) fromDir(ctx context.Context, t target, log logSink) (*discover.Container, error) {
+	log.Debugf("reading the records of portenv agent in %s (--from); the engine is not asked", t.from)
+	c, rec, tried, err := discover.FromDir(ctx, discover.DirOptions{Dir: t.from, Container: t.container, Debugf: log.Debugf})
 	s.tried, s.record = tried, rec
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return c, rec.HostName, nil
+	s.info = rec.HostName
+	return c, nil
 }
 
 // withoutDiscovery is the session of a run whose discovery failed under
@@ -109,21 +137,21 @@ func (s *session) fromDir(ctx context.Context, cfg *config, log logSink) (*disco
 // held. It returns the destinations so left.
 func withoutDiscovery(cfg *config, env environ, log logSink) (*session, []string, error) {
 	s := &session{container: &discover.Container{}}
-	c := *cfg
-	c.outputs = nil
+	var formats []output
 	var kept []string
 	for _, o := range cfg.outputs {
 		if o.template == "" {
-			c.outputs = append(c.outputs, o)
+			formats = append(formats, o)
 		} else if o.path != "" {
 			kept = append(kept, o.path)
 		}
 	}
-	return s, kept, s.compute(&c, env, log, nil)
+	return s, kept, s.compute(cfg, formats, env, log)
 }
 
-func (s *session) compute(cfg *config, env environ, log logSink, info templates.EngineInfo) error {
-	r := templates.NewRenderer(s.container, templates.Options{HostIP: cfg.HostIP, Getenv: env.get, Info: info, Delims: cfg.delims})
+// compute sets the variables and renders outs in memory.
+func (s *session) compute(cfg *config, outs []output, env environ, log logSink) error {
+	r := templates.NewRenderer(s.container, templates.Options{HostIP: cfg.HostIP, Getenv: env.get, Info: s.info, Delims: cfg.delims})
 	var err error
 	if s.container.ID != "" {
 		s.result, err = vars.Build(s.container, cfg.vars, r, env.lookup, log.Infof)
@@ -140,7 +168,7 @@ func (s *session) compute(cfg *config, env environ, log logSink, info templates.
 			return fmt.Errorf("%s=VALUE is %d bytes with its closing NUL, and Linux passes at most %d as one variable to a command; shorten %s, or write it to a file with --template SRC:DEST or -o instead", name, n, maxEnvString, name)
 		}
 	}
-	for _, o := range cfg.outputs {
+	for _, o := range outs {
 		var b bytes.Buffer
 		if o.template != "" {
 			err = r.File(&b, o.template, s.result.Set)
