@@ -31,29 +31,32 @@ type Engine struct {
 	// /_ping answered ("" when it did not say).
 	EngineAPI string
 
-	warnf func(format string, args ...any)
-	wait  time.Duration // the time given to Connect, for messages
+	hostSet bool // DOCKER_HOST named the endpoint
+	warnf   func(format string, args ...any)
+	wait    time.Duration // the time given to Connect, for messages
 }
 
 // Connect reaches the engine named by DOCKER_HOST (default: the local
 // socket) and agrees on an API version with one /_ping. While the engine
 // does not answer it retries with backoff until ctx is done; what waiting
 // cannot mend (no socket, a refused one, a malformed DOCKER_ variable)
-// fails at once. warnf receives what a user should know but that does
-// not stop portenv, such as a DOCKER_API_VERSION that cannot be used.
-func Connect(ctx context.Context, warnf func(format string, args ...any)) (*Engine, error) {
-	if err := checkEnv(); err != nil {
+// fails at once. getenv reads the DOCKER_ variables and the proxy's.
+// warnf receives what a user should know but that does not stop portenv,
+// such as a DOCKER_API_VERSION that cannot be used.
+func Connect(ctx context.Context, getenv func(string) string, warnf func(format string, args ...any)) (*Engine, error) {
+	if err := checkEnv(getenv); err != nil {
 		return nil, err
 	}
-	host := os.Getenv("DOCKER_HOST")
-	if host == "" {
+	host := getenv("DOCKER_HOST")
+	hostSet := host != ""
+	if !hostSet {
 		host = DefaultHost
 	}
-	a, err := newAPI(host, os.Getenv("DOCKER_CERT_PATH"), os.Getenv("DOCKER_TLS_VERIFY") != "", os.Getenv)
+	a, err := newAPI(host, getenv("DOCKER_CERT_PATH"), getenv("DOCKER_TLS_VERIFY") != "", getenv)
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{api: a, Endpoint: host, warnf: warnf}
+	e := &Engine{api: a, Endpoint: host, hostSet: hostSet, warnf: warnf}
 	if dl, ok := ctx.Deadline(); ok {
 		e.wait = time.Until(dl).Round(100 * time.Millisecond)
 	}
@@ -86,7 +89,7 @@ func Connect(ctx context.Context, warnf func(format string, args ...any)) (*Engi
 		return nil, e.timeoutError("answer HEAD /_ping", last)
 	}
 	e.APIVersion = negotiate(e.EngineAPI)
-	e.pin(strings.TrimPrefix(os.Getenv("DOCKER_API_VERSION"), "v"))
+	e.pin(strings.TrimPrefix(getenv("DOCKER_API_VERSION"), "v"))
 	return e, nil
 }
 
@@ -283,8 +286,8 @@ func (e *unreadableError) Error() string { return e.msg }
 // checkEnv refuses at once what the client would accept and then fail on
 // at every retry: a DOCKER_HOST scheme it cannot reach (ssh:// needs the
 // docker CLI's ssh helper), a DOCKER_API_VERSION that is no version.
-func checkEnv() error {
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
+func checkEnv(getenv func(string) string) error {
+	if h := getenv("DOCKER_HOST"); h != "" {
 		scheme, _, ok := strings.Cut(h, "://")
 		switch {
 		case !ok:
@@ -299,8 +302,8 @@ func checkEnv() error {
 			}
 		}
 	}
-	certs := os.Getenv("DOCKER_CERT_PATH")
-	if os.Getenv("DOCKER_TLS_VERIFY") != "" && certs == "" {
+	certs := getenv("DOCKER_CERT_PATH")
+	if getenv("DOCKER_TLS_VERIFY") != "" && certs == "" {
 		return errors.New("DOCKER_TLS_VERIFY is set but DOCKER_CERT_PATH is not, and portenv reads the certificates only from DOCKER_CERT_PATH (ca.pem, cert.pem, key.pem); set it to their directory (the docker CLI's default is ~/.docker), or unset DOCKER_TLS_VERIFY")
 	}
 	if certs != "" {
@@ -314,7 +317,7 @@ func checkEnv() error {
 			return fmt.Errorf("DOCKER_CERT_PATH=%q does not hold %s; it must be the directory of the engine's TLS files ca.pem, cert.pem and key.pem", certs, strings.Join(missing, ", "))
 		}
 	}
-	if v := os.Getenv("DOCKER_API_VERSION"); v != "" && !apiVersion(strings.TrimPrefix(v, "v")) {
+	if v := getenv("DOCKER_API_VERSION"); v != "" && !apiVersion(strings.TrimPrefix(v, "v")) {
 		return fmt.Errorf("DOCKER_API_VERSION=%q is not an API version; write it as 1.41 (digits, a dot, digits), or remove it so that portenv agrees on one with the engine", v)
 	}
 	return nil
@@ -393,8 +396,8 @@ func (e *Engine) checkSocket() error {
 		return nil
 	}
 	from := "DOCKER_HOST is not set, so portenv looked there"
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		from = "DOCKER_HOST=" + h
+	if e.hostSet {
+		from = "DOCKER_HOST=" + e.Endpoint
 	}
 	st, err := os.Stat(p)
 	switch {

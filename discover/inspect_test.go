@@ -54,7 +54,7 @@ func TestInspectOverTLS(t *testing.T) {
 	t.Setenv("DOCKER_API_VERSION", "")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	e, err := Connect(ctx, nil)
+	e, err := Connect(ctx, os.Getenv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

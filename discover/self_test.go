@@ -3,6 +3,7 @@ package discover
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,7 +25,7 @@ func connect(t *testing.T) (*Engine, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	t.Cleanup(cancel)
-	e, err := Connect(ctx, nil)
+	e, err := Connect(ctx, os.Getenv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

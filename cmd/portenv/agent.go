@@ -78,7 +78,7 @@ Flags:
 	log := newLogger(stderr, s.LogLevel)
 	ctx, stopped, release := stopOnSignal()
 	defer release()
-	err = agent.Run(ctx, agent.Options{Dir: s.AgentDir, Wait: s.Timeout, Log: log})
+	err = agent.Run(ctx, agent.Options{Dir: s.AgentDir, Wait: s.Timeout, Log: log, Getenv: env.get})
 	if err != nil {
 		log.Errorf("agent: %v", err)
 		return exitFailure

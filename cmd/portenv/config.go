@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -197,16 +198,14 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 	return c, nil
 }
 
-// readSettings reads the PORTENV_ variables into s, a settings struct or
-// a smaller one with the fields a command uses. An empty one (as
+// readSettings reads the PORTENV_ variables of env into s, a settings
+// struct or a smaller one with the fields a command uses. An empty one (as
 // "PORTENV_TIMEOUT=" in a compose file leaves it) means the default, as an
 // absent one does.
 func readSettings(env environ, s any) error {
-	for _, kv := range env {
-		if k, v, _ := strings.Cut(kv, "="); v == "" && strings.HasPrefix(k, "PORTENV_") {
-			os.Unsetenv(k)
-		}
-	}
+	settingsMu.Lock()
+	defer settingsMu.Unlock()
+	defer useSettings(env)()
 	err := envconfig.Process("portenv", s)
 	var pe *envconfig.ParseError
 	if errors.As(err, &pe) {
@@ -216,6 +215,40 @@ func readSettings(env environ, s any) error {
 		return usagef("%v", err)
 	}
 	return nil
+}
+
+// settingsMu serializes readSettings, which lends the process environment
+// to envconfig.
+var settingsMu sync.Mutex
+
+// useSettings makes the process's PORTENV_ variables the non-empty ones of
+// env, for envconfig, which reads only the process environment, and
+// returns what puts back the process's own. main passes the process
+// environment, so a run changes nothing but the empty ones; a test passes
+// its own.
+func useSettings(env environ) (restore func()) {
+	own := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "PORTENV_") {
+			own[k] = v
+			os.Unsetenv(k)
+		}
+	}
+	for _, kv := range env {
+		if k, v, _ := strings.Cut(kv, "="); v != "" && strings.HasPrefix(k, "PORTENV_") {
+			os.Setenv(k, v)
+		}
+	}
+	return func() {
+		for _, kv := range os.Environ() {
+			if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "PORTENV_") {
+				os.Unsetenv(k)
+			}
+		}
+		for k, v := range own {
+			os.Setenv(k, v)
+		}
+	}
 }
 
 // logLevel is the level -q, -v and PORTENV_LOG_LEVEL give.

@@ -77,7 +77,7 @@ func dockerShim(args []string, env environ, stdout, stderr io.Writer) int {
 	log := newLogger(stderr, level)
 	ctx, _, release := stopOnSignal()
 	defer release()
-	c, err := findContainer(ctx, t, log)
+	c, err := findContainer(ctx, t, env, log)
 	var nf *discover.NotFoundError
 	switch {
 	case errors.As(err, &nf) && t.container == ref:

@@ -24,8 +24,6 @@ func FuzzDockerShim(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	f.Setenv("PORTENV_LOG_LEVEL", shimStop)
-	f.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
 	env := environ{"PATH=/usr/bin:/bin", "PORTENV_LOG_LEVEL=" + shimStop, "DOCKER_HOST=unix:///nonexistent/docker.sock"}
 	f.Fuzz(func(t *testing.T, in string) {
 		var args []string

@@ -36,15 +36,14 @@ func TestShimOwnHostname(t *testing.T) {
 		"app": shimInspect(strings.Repeat("a", 64), "app", "32769"),
 		host:  shimInspect(strings.Repeat("d", 64), host, "40000"),
 	}}
-	f.Serve(t)
-	shim := func(args ...string) (string, string, int) {
+	sock := f.Serve(t)
+	shim := func(container string, args ...string) (string, string, int) {
 		var o, e strings.Builder
-		code := dockerShim(args, environ{"PATH=/usr/bin:/bin"}, &o, &e)
+		code := dockerShim(args, environ{"PATH=/usr/bin:/bin", "DOCKER_HOST=unix://" + sock, "PORTENV_CONTAINER=" + container}, &o, &e)
 		return o.String(), e.String(), code
 	}
 
-	t.Setenv("PORTENV_CONTAINER", "app")
-	out, errOut, code := shim("port", host, "9092")
+	out, errOut, code := shim("app", "port", host, "9092")
 	if code != 0 || out != "0.0.0.0:32769\n" || errOut != "" {
 		t.Errorf("docker port %s 9092: exit %d, stdout %q, stderr %q; want app's 0.0.0.0:32769", host, code, out, errOut)
 	}
@@ -52,14 +51,13 @@ func TestShimOwnHostname(t *testing.T) {
 		t.Errorf("requests %s; want app's inspection only", got)
 	}
 
-	t.Setenv("PORTENV_CONTAINER", "")
-	out, errOut, code = shim("port", host, "9092")
+	out, errOut, code = shim("", "port", host, "9092")
 	if code != 1 || out != "" || !strings.HasPrefix(errOut, "portenv: cannot tell which container this is") || strings.Count(errOut, "\n") != 1 {
 		t.Errorf("without PORTENV_CONTAINER: exit %d, stdout %q, stderr %q; want exit 1 and one line saying this container is not found", code, out, errOut)
 	}
 
 	// Named otherwise, the container is looked up as --container does.
-	out, _, code = shim("port", "app", "9092")
+	out, _, code = shim("", "port", "app", "9092")
 	if code != 0 || out != "0.0.0.0:32769\n" {
 		t.Errorf("docker port app 9092: exit %d, stdout %q", code, out)
 	}

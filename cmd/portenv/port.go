@@ -66,7 +66,7 @@ A dual-stack publication (one -p on IPv4 and IPv6) is one line: IPv4's.
 	log := newLogger(stderr, level)
 	ctx, _, release := stopOnSignal()
 	defer release()
-	c, err := findContainer(ctx, t, log)
+	c, err := findContainer(ctx, t, env, log)
 	if err != nil {
 		log.Errorf("%v", err)
 		return exitFailure

@@ -56,7 +56,7 @@ type target struct {
 func prepare(ctx context.Context, cfg *config, env environ, log logSink) (*session, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	s, err := find(ctx, cfg.target(), log)
+	s, err := find(ctx, cfg.target(), env, log)
 	// A --template file may still ask the engine (.Host.Name), so the
 	// connection lasts until every output is rendered.
 	defer s.close()
@@ -68,14 +68,14 @@ func prepare(ctx context.Context, cfg *config, env environ, log logSink) (*sessi
 
 // find finds the container, through the engine or in the records of
 // portenv agent, within ctx. close ends the session's connection.
-func find(ctx context.Context, t target, log logSink) (*session, error) {
+func find(ctx context.Context, t target, env environ, log logSink) (*session, error) {
 	s := &session{close: func() {}}
 	var c *discover.Container
 	var err error
 	if t.from != "" {
 		c, err = s.fromDir(ctx, t, log)
 	} else {
-		c, err = s.fromEngine(ctx, t, log)
+		c, err = s.fromEngine(ctx, t, env, log)
 	}
 	for _, a := range s.tried {
 		log.Debugf("find container by %s: %s", a.Method, a.Result)
@@ -92,16 +92,16 @@ func find(ctx context.Context, t target, log logSink) (*session, error) {
 
 // findContainer is find alone, within t.timeout, for the commands that
 // need only the container: portenv port and the docker shim.
-func findContainer(ctx context.Context, t target, log logSink) (*discover.Container, error) {
+func findContainer(ctx context.Context, t target, env environ, log logSink) (*discover.Container, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	s, err := find(ctx, t, log)
+	s, err := find(ctx, t, env, log)
 	s.close()
 	return s.container, err
 }
 
-func (s *session) fromEngine(ctx context.Context, t target, log logSink) (*discover.Container, error) {
-	engine, err := discover.Connect(ctx, log.Warnf)
+func (s *session) fromEngine(ctx context.Context, t target, env environ, log logSink) (*discover.Container, error) {
+	engine, err := discover.Connect(ctx, env.get, log.Warnf)
 	if err != nil {
 		return nil, err
 	}

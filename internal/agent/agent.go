@@ -35,6 +35,9 @@ type Options struct {
 	// succeeded, the agent reconnects for as long as it runs.
 	Wait time.Duration
 	Log  Logger
+	// Getenv reads the DOCKER_ variables that name the engine; default:
+	// none set, the local socket.
+	Getenv func(string) string
 	// MinBackoff and MaxBackoff bound the wait between reconnections;
 	// defaults 100 ms and 5 s.
 	MinBackoff, MaxBackoff time.Duration
@@ -55,6 +58,9 @@ func Run(ctx context.Context, opt Options) error {
 	}
 	if opt.InspectWait <= 0 {
 		opt.InspectWait = 5 * time.Second
+	}
+	if opt.Getenv == nil {
+		opt.Getenv = func(string) string { return "" }
 	}
 	a := &agent{opt: opt, log: opt.Log}
 	if err := a.prepareDir(); err != nil {
@@ -131,7 +137,7 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 		wait = 30 * time.Second
 	}
 	cctx, cancel := context.WithTimeout(ctx, wait)
-	e, err := discover.Connect(cctx, a.log.Warnf)
+	e, err := discover.Connect(cctx, a.opt.Getenv, a.log.Warnf)
 	cancel()
 	if err != nil && a.connected {
 		return false, fmt.Errorf("cannot reach the engine again: %w", err)

@@ -112,7 +112,7 @@ func startAgent(t *testing.T, dir string) *logLines {
 	log := &logLines{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, Options{Dir: dir, Wait: 2 * time.Second, Log: log}) }()
+	go func() { done <- Run(ctx, Options{Dir: dir, Wait: 2 * time.Second, Log: log, Getenv: os.Getenv}) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -316,7 +316,7 @@ func TestAgentSwarmTask(t *testing.T) {
 func TestAgentFailsAtStart(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(file, nil, 0o644)
-	err := Run(context.Background(), Options{Dir: filepath.Join(file, "records"), Wait: time.Second, Log: &logLines{}})
+	err := Run(context.Background(), Options{Dir: filepath.Join(file, "records"), Wait: time.Second, Log: &logLines{}, Getenv: os.Getenv})
 	want := "cannot make the records' directory " + filepath.Join(file, "records") + ": not a directory; give portenv agent --dir a writable directory (a volume mounted read-write)"
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n got %v\nwant %s", err, want)
@@ -325,7 +325,7 @@ func TestAgentFailsAtStart(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "docker.sock")
 	enginetest.UseEngineAt(t, missing)
 	start := time.Now()
-	err = Run(context.Background(), Options{Dir: t.TempDir(), Wait: 5 * time.Second, Log: &logLines{}})
+	err = Run(context.Background(), Options{Dir: t.TempDir(), Wait: 5 * time.Second, Log: &logLines{}, Getenv: os.Getenv})
 	want = "no Docker socket at " + missing + " in this container (DOCKER_HOST=unix://" + missing + "); mount it with -v /var/run/docker.sock:" + missing + ":ro, or set DOCKER_HOST to the engine's address"
 	if err == nil || err.Error() != want {
 		t.Errorf("error\n got %v\nwant %s", err, want)
