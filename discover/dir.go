@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/portenv/portenv/internal/atomicfile"
 )
 
 // DirOptions steers FromDir.
@@ -101,7 +103,7 @@ func (d *dirFinder) checkDir() error {
 	case errors.Is(err, fs.ErrNotExist):
 		return d.fail("record", fmt.Errorf("the agent's directory %s (--from) does not exist in this container; mount there, read-only, the directory that portenv agent --dir writes (its volume: -v VOLUME:%s:ro)", dir, dir))
 	case err != nil:
-		return d.fail("record", fmt.Errorf("cannot read the agent's directory %s (--from): %v", dir, oneLine(unwrapPath(err))))
+		return d.fail("record", fmt.Errorf("cannot read the agent's directory %s (--from): %v", dir, oneLine(atomicfile.Unwrap(err))))
 	case !st.IsDir():
 		return d.fail("record", fmt.Errorf("--from %s is not a directory; give the directory that portenv agent --dir writes", dir))
 	}
@@ -168,7 +170,7 @@ func (d *dirFinder) candidates() (ids []string, source string) {
 		case id == "":
 			d.note(s.method, false, "no container id in %s", s.file)
 		default:
-			d.note(s.method, true, "id %s from %s", shortID(id), s.file)
+			d.note(s.method, true, "id %s from %s", ShortID(id), s.file)
 			return []string{id}, s.file
 		}
 	}
@@ -344,7 +346,7 @@ func (d *dirFinder) read(id string) (*Record, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v; the agent's records must be readable by this process (uid %d)", file, oneLine(unwrapPath(err)), os.Getuid())
+		return nil, fmt.Errorf("cannot read %s: %v; the agent's records must be readable by this process (uid %d)", file, oneLine(atomicfile.Unwrap(err)), os.Getuid())
 	}
 	defer f.Close()
 	rec, err := DecodeRecord(f)
@@ -366,8 +368,8 @@ func (d *dirFinder) records() []*Record {
 	}
 	var out []*Record
 	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || !isID(id) {
+		id, ok := RecordID(e.Name())
+		if !ok {
 			continue
 		}
 		if rec, err := d.read(id); err == nil && rec != nil {
@@ -458,7 +460,7 @@ func (d *dirFinder) notFound(ids []string, source string, st lookState) error {
 		}
 		return fmt.Errorf("the record of container %s (%s) in %s is of an earlier start: %s; the agent wrote none of this start%s%s", c.ShortID(), c.Name, dir, st.why[0], why, hint)
 	}
-	who := "container " + shortID(ids[0])
+	who := "container " + ShortID(ids[0])
 	if len(ids) > 1 {
 		who = "containers " + strings.Join(shortIDs(ids), " or ")
 	}

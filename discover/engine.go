@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/portenv/portenv/internal/backoff"
 )
 
 // Engine is a connection to the Docker Engine API (or one that speaks it,
@@ -370,20 +372,12 @@ const engineWait = time.Second
 // retry calls try with backoff, 25 ms doubling up to maxWait, until it
 // says done or ctx ends.
 func retry(ctx context.Context, maxWait time.Duration, try func() (done bool, err error)) error {
-	wait := 25 * time.Millisecond
+	b := backoff.Backoff{First: 25 * time.Millisecond, Max: maxWait}
 	for {
 		done, err := try()
-		if done || err != nil {
+		if done || err != nil || !b.Wait(ctx) {
 			return err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		wait = min(2*wait, maxWait)
 	}
 }
 

@@ -32,7 +32,7 @@ func (e *ambiguousError) Error() string {
 func shortIDs(ids []string) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = shortID(id)
+		out[i] = ShortID(id)
 	}
 	return out
 }

@@ -96,11 +96,11 @@ type SwarmTask struct {
 }
 
 // ShortID is the id as docker ps shows it.
-func (c *Container) ShortID() string { return shortID(c.ID) }
+func (c *Container) ShortID() string { return ShortID(c.ID) }
 
-// shortID cuts an id to docker's 12 characters; an engine or a file may
+// ShortID cuts an id to docker's 12 characters; an engine or a file may
 // give a shorter one, which is kept whole.
-func shortID(id string) string {
+func ShortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
 	}

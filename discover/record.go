@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -46,6 +47,13 @@ type RecordHost struct {
 
 // RecordFile is the path of container id's record in dir.
 func RecordFile(dir, id string) string { return filepath.Join(dir, id+".json") }
+
+// RecordID is the container id of a record's file name, and false for a
+// name that is no record's.
+func RecordID(name string) (string, bool) {
+	id, ok := strings.CutSuffix(name, ".json")
+	return id, ok && isID(id)
+}
 
 // Encode writes the record as indented JSON, ending with a newline. A
 // container without ports has "ports": [].

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/portenv/portenv/internal/atomicfile"
 )
 
 // DefaultGateway returns the IPv4 default gateway of this process's
@@ -18,7 +20,7 @@ import (
 func DefaultGateway(root string) (string, error) {
 	f, err := os.Open(filepath.Join(root, "/proc/net/route"))
 	if err != nil {
-		return "", errors.New("cannot read /proc/net/route for the default gateway: " + oneLine(unwrapPath(err)))
+		return "", errors.New("cannot read /proc/net/route for the default gateway: " + oneLine(atomicfile.Unwrap(err)))
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -39,12 +41,4 @@ func DefaultGateway(root string) (string, error) {
 		return ip.String(), nil
 	}
 	return "", errors.New("this container has no default route (/proc/net/route lists none), so {{gateway}} has no value; is it on --network none?")
-}
-
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/portenv/portenv/internal/atomicfile"
 )
 
 // SelfOptions steers Self.
@@ -73,7 +75,7 @@ func (f *finder) identify() (*Container, error) {
 			}
 			return nil, f.fail(s.method, err)
 		case err != nil:
-			f.note(s.method, false, "cannot read %s: %s", s.file, oneLine(unwrapPath(err)))
+			f.note(s.method, false, "cannot read %s: %s", s.file, oneLine(atomicfile.Unwrap(err)))
 			continue
 		case id == "":
 			f.note(s.method, false, "no container id in %s", s.file)
@@ -83,7 +85,7 @@ func (f *finder) identify() (*Container, error) {
 		var nf *NotFoundError
 		if errors.As(err, &nf) {
 			// An id of another engine's container, as in Docker in Docker.
-			f.note(s.method, false, "id %s from %s is not a container of this engine", shortID(id), s.file)
+			f.note(s.method, false, "id %s from %s is not a container of this engine", ShortID(id), s.file)
 			continue
 		}
 		if err != nil {

@@ -17,6 +17,8 @@ import (
 	"text/template"
 	"unicode/utf8"
 
+	"github.com/portenv/portenv/internal/atomicfile"
+
 	"github.com/portenv/portenv/discover"
 )
 
@@ -223,20 +225,12 @@ func (r *Renderer) Format(w io.Writer, format string, vars map[string]string) er
 func (r *Renderer) File(w io.Writer, path string, vars map[string]string) error {
 	text, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("cannot read the template %s: %v; check the path, and that the file is in the container (COPY it into the image, or mount it with -v)", path, unwrapPathError(err))
+		return fmt.Errorf("cannot read the template %s: %v; check the path, and that the file is in the container (COPY it into the image, or mount it with -v)", path, atomicfile.Unwrap(err))
 	}
 	if err := r.render(w, path, string(text), r.opt.Delims, vars); err != nil {
 		return fmt.Errorf("template %s: %v", path, err)
 	}
 	return nil
-}
-
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // render executes into a buffer first, so that a failing template writes

@@ -18,6 +18,7 @@ import (
 
 	"github.com/portenv/portenv/discover"
 	"github.com/portenv/portenv/internal/atomicfile"
+	"github.com/portenv/portenv/internal/backoff"
 )
 
 // Logger receives what the agent tells.
@@ -66,7 +67,7 @@ func Run(ctx context.Context, opt Options) error {
 	if err := a.prepareDir(); err != nil {
 		return err
 	}
-	backoff := opt.MinBackoff
+	b := backoff.Backoff{First: opt.MinBackoff, Max: opt.MaxBackoff}
 	for {
 		start := time.Now()
 		synced, err := a.session(ctx)
@@ -81,18 +82,13 @@ func Run(ctx context.Context, opt Options) error {
 		// fails as soon as it is made (a proxy refusing GET /events) is
 		// not tried again and again in a tight loop.
 		if synced && time.Since(start) > stableSession {
-			backoff = opt.MinBackoff
+			b.Reset()
 		}
-		a.log.Warnf("%v; reconnecting in %s", err, backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		a.log.Warnf("%v; reconnecting in %s", err, b.Next())
+		if !b.Wait(ctx) {
 			a.markStopped()
 			return nil
-		case <-t.C:
 		}
-		backoff = min(2*backoff, opt.MaxBackoff)
 	}
 }
 
@@ -161,7 +157,11 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 		return false, err
 	}
 	a.mark(listed)
-	a.log.Infof("recorded %d running containers in %s (engine %s, API %s, host %s); following the engine's events", n, a.opt.Dir, e.Endpoint, e.APIVersion, orNone(a.host.Name))
+	host := a.host.Name
+	if host == "" {
+		host = "unknown"
+	}
+	a.log.Infof("recorded %d running containers in %s (engine %s, API %s, host %s); following the engine's events", n, a.opt.Dir, e.Endpoint, e.APIVersion, host)
 	// Without the host's name, the records cannot give .Host.Name: it is
 	// asked for again now and then, and once known every record is
 	// written again.
@@ -309,8 +309,8 @@ func (a *agent) sync(ctx context.Context, e *discover.Engine, failed <-chan erro
 		return 0, fmt.Errorf("cannot list the records' directory %s: %v", a.opt.Dir, atomicfile.Unwrap(err))
 	}
 	for _, ent := range entries {
-		id, ok := strings.CutSuffix(ent.Name(), ".json")
-		if !ok || seen[id] || !fullID(id) {
+		id, ok := discover.RecordID(ent.Name())
+		if !ok || seen[id] {
 			continue
 		}
 		a.update(ctx, e, id, "catch-up")
@@ -336,7 +336,7 @@ func (a *agent) update(ctx context.Context, e *discover.Engine, id, action strin
 		a.remove(id, "the engine no longer has it")
 		return
 	case err != nil:
-		a.log.Warnf("cannot record container %s (%s): %v", shortID(id), action, err)
+		a.log.Warnf("cannot record container %s (%s): %v", discover.ShortID(id), action, err)
 		return
 	}
 	file := discover.RecordFile(a.opt.Dir, c.ID)
@@ -399,9 +399,9 @@ func (a *agent) remove(id, why string) {
 	err := os.Remove(discover.RecordFile(a.opt.Dir, id))
 	switch {
 	case err == nil:
-		a.log.Infof("removed the record of container %s (%s)", shortID(id), why)
+		a.log.Infof("removed the record of container %s (%s)", discover.ShortID(id), why)
 	case !errors.Is(err, os.ErrNotExist):
-		a.log.Warnf("cannot remove the record of container %s: %v", shortID(id), atomicfile.Unwrap(err))
+		a.log.Warnf("cannot remove the record of container %s: %v", discover.ShortID(id), atomicfile.Unwrap(err))
 	}
 }
 
@@ -416,32 +416,4 @@ func describe(c *discover.Container) string {
 		list = strings.Join(ports, ", ")
 	}
 	return fmt.Sprintf("container %s (%s, %s, started %s): %s", c.Name, c.ShortID(), c.Status, c.StartedAt, list)
-}
-
-// fullID reports whether s is a container id as records are named: 64
-// lower-case hex digits.
-func fullID(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range s {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
 }
