@@ -27,8 +27,7 @@ func runAgent(args []string, env environ, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	var quiet, verbose bool
-	fs := flag.NewFlagSet("portenv agent", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("portenv agent")
 	fs.StringVar(&s.AgentDir, "dir", s.AgentDir, "write the records to `DIR`, one DIR/<container id>.json per container (PORTENV_AGENT_DIR)")
 	fs.DurationVar(&s.Timeout, "timeout", s.Timeout, "how long to wait for the engine at start (a `DURATION` such as 10s); later the agent reconnects for as long as it runs (PORTENV_TIMEOUT)")
 	fs.BoolVar(&quiet, "q", false, "log errors only (PORTENV_LOG_LEVEL=error)")
@@ -47,14 +46,7 @@ does (the socket, or DOCKER_HOST); sends only GET and HEAD requests.
 
 Flags:
 `)
-		fs.VisitAll(func(f *flag.Flag) {
-			name, usage := flag.UnquoteUsage(f)
-			dash := "--"
-			if len(f.Name) == 1 {
-				dash = "-"
-			}
-			fmt.Fprintf(stdout, "  %-20s %s\n", dash+f.Name+" "+name, usage)
-		})
+		printFlags(stdout, fs, 22, false)
 		return exitOK
 	case err != nil:
 		fmt.Fprintf(stderr, "portenv: agent: %s (portenv agent --help lists the flags)\n", flagError(err, fs))
@@ -65,8 +57,8 @@ Flags:
 	case s.AgentDir == "":
 		fmt.Fprintln(stderr, "portenv: agent needs a directory to write the records to: portenv agent --dir DIR (or PORTENV_AGENT_DIR), a volume that the workloads mount read-only")
 		return exitUsage
-	case s.Timeout <= 0:
-		fmt.Fprintf(stderr, "portenv: agent: timeout %v: give a positive duration such as 10s\n", s.Timeout)
+	case checkTimeout(s.Timeout, "timeout ") != nil:
+		fmt.Fprintf(stderr, "portenv: agent: %v\n", checkTimeout(s.Timeout, "timeout "))
 		return exitUsage
 	}
 	level, err := logLevel(quiet, verbose, s.LogLevel)

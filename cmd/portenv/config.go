@@ -82,14 +82,42 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 	if err := readSettings(env, &s); err != nil {
 		return nil, err
 	}
-	var ports, sets, tmpls repeated
-	var quiet, verbose bool
 	c := &config{}
-	fs := flag.NewFlagSet("portenv", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	f, err := c.parseFlags(args, &s, help)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.check(&s, f.from); err != nil {
+		return nil, err
+	}
+	rules, err := parseRules(f, s.Ports, env, c.delims)
+	if err != nil {
+		return nil, err
+	}
+	c.settings = s
+	c.vars = vars.Config{Prefix: s.Prefix, NoAuto: s.NoAuto, Force: s.Force, HostIP: s.HostIP, Rules: rules}
+	return c, nil
+}
+
+// flagged is what the flags gave beside the settings: the rules, and
+// where each value came from.
+type flagged struct {
+	ports, sets repeated
+	// from names where a value came from in its message: the flag when
+	// given, else its variable.
+	from func(flagName, variable string) string
+}
+
+// parseFlags sets s from the flags, which win over the variables, and
+// takes the command after them.
+func (c *config) parseFlags(args []string, s *settings, help io.Writer) (*flagged, error) {
+	f := &flagged{}
+	var tmpls repeated
+	var quiet, verbose bool
+	fs := newFlagSet("portenv")
 	fs.StringVar(&s.Container, "container", s.Container, "use container `ID|NAME` instead of finding this one (PORTENV_CONTAINER)")
-	fs.Var(&ports, "port", "set `NAME=PORT[/PROTO]`: NAME gets the host port of container PORT; repeatable (PORTENV_PORTS, comma-separated)")
-	fs.Var(&sets, "set", "set `NAME=TEMPLATE`: NAME gets TEMPLATE rendered; repeatable (PORTENV_SET_<NAME>=TEMPLATE)")
+	fs.Var(&f.ports, "port", "set `NAME=PORT[/PROTO]`: NAME gets the host port of container PORT; repeatable (PORTENV_PORTS, comma-separated)")
+	fs.Var(&f.sets, "set", "set `NAME=TEMPLATE`: NAME gets TEMPLATE rendered; repeatable (PORTENV_SET_<NAME>=TEMPLATE)")
 	fs.BoolVar(&s.NoAuto, "no-auto", s.NoAuto, "do not set the automatic HOST_PORT_* and HOST_IP_* variables (PORTENV_NO_AUTO)")
 	fs.StringVar(&s.Prefix, "prefix", s.Prefix, "prefix `P` of the automatic variables (PORTENV_PREFIX)")
 	fs.BoolVar(&s.Force, "force", s.Force, "overwrite variables that are already set and non-empty (PORTENV_FORCE)")
@@ -105,7 +133,6 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 	fs.BoolVar(&quiet, "q", false, "log errors only (PORTENV_LOG_LEVEL=error)")
 	fs.BoolVar(&verbose, "v", false, "log how the container was found and what was set (PORTENV_LOG_LEVEL=debug)")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
-	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			printUsage(help, fs)
@@ -117,85 +144,123 @@ func parseConfig(args []string, env environ, help io.Writer) (*config, error) {
 	if len(tmpls) > 0 {
 		s.Template = tmpls
 	}
-	// A value's message names where it came from: the flag when given,
-	// else its variable.
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	from := func(flagName, variable string) string {
+	f.from = func(flagName, variable string) string {
 		if given[flagName] {
 			return "--" + flagName + " "
 		}
 		return "PORTENV_" + variable + "="
 	}
 	var err error
-	if s.LogLevel, err = logLevel(quiet, verbose, s.LogLevel); err != nil {
-		return nil, err
-	}
+	s.LogLevel, err = logLevel(quiet, verbose, s.LogLevel)
+	return f, err
+}
+
+// check refuses the values no run can use, and reads the delimiters and
+// the outputs.
+func (c *config) check(s *settings, from func(flagName, variable string) string) error {
 	if formats := templates.Formats(); !slices.Contains(formats, s.Format) {
-		return nil, usagef("%s%q: use one of %s", from("format", "FORMAT"), s.Format, strings.Join(formats, ", "))
+		return usagef("%s%q: use one of %s", from("format", "FORMAT"), s.Format, strings.Join(formats, ", "))
 	}
-	if s.Timeout <= 0 {
-		return nil, usagef("%s%v: give a positive duration such as 10s", from("timeout", "TIMEOUT"), s.Timeout)
+	if err := checkTimeout(s.Timeout, from("timeout", "TIMEOUT")); err != nil {
+		return err
 	}
 	if !vars.ValidName(s.Prefix + "PORT_1") {
-		return nil, usagef("%s%q: the variables it makes would not be valid names (letters, digits and _, not starting with a digit)", from("prefix", "PREFIX"), s.Prefix)
+		return usagef("%s%q: the variables it makes would not be valid names (letters, digits and _, not starting with a digit)", from("prefix", "PREFIX"), s.Prefix)
 	}
 	if s.HostIP != "" && net.ParseIP(s.HostIP) == nil {
-		return nil, usagef("%s%q is not an IP address", from("host-ip", "HOST_IP"), s.HostIP)
+		return usagef("%s%q is not an IP address", from("host-ip", "HOST_IP"), s.HostIP)
 	}
-	c.delims, err = templates.ParseDelims(s.Delims)
-	if err != nil {
-		return nil, usagef("%s%v", from("delims", "DELIMS"), err)
+	var err error
+	if c.delims, err = templates.ParseDelims(s.Delims); err != nil {
+		return usagef("%s%v", from("delims", "DELIMS"), err)
 	}
-	c.outputs, err = outputs(s, from("template", "TEMPLATE"), len(c.command) > 0)
-	if err != nil {
-		return nil, err
-	}
+	c.outputs, err = outputs(*s, from("template", "TEMPLATE"), len(c.command) > 0)
+	return err
+}
 
+// checkTimeout refuses a timeout that gives no time; from names it as
+// given ("--timeout ", "PORTENV_TIMEOUT=").
+func checkTimeout(d time.Duration, from string) error {
+	if d <= 0 {
+		return usagef("%s%v: give a positive duration such as 10s", from, d)
+	}
+	return nil
+}
+
+// parseRules reads the --port and --set rules, then the PORTENV_PORTS and
+// PORTENV_SET_ ones, which the flags win over.
+func parseRules(f *flagged, envPorts []string, env environ, d templates.Delims) ([]vars.Rule, error) {
 	var flagRules, envRules []vars.Rule
-	for _, p := range ports {
-		r, err := vars.ParseRule(p, "--port", true, c.delims)
+	add := func(rules *[]vars.Rule, text, source string, port bool) error {
+		r, err := vars.ParseRule(text, source, port, d)
 		if err != nil {
-			return nil, usagef("%v", err)
+			return usagef("%v", err)
 		}
-		flagRules = append(flagRules, r)
+		*rules = append(*rules, r)
+		return nil
 	}
-	for _, p := range sets {
-		r, err := vars.ParseRule(p, "--set", false, c.delims)
-		if err != nil {
-			return nil, usagef("%v", err)
+	for _, p := range f.ports {
+		if err := add(&flagRules, p, "--port", true); err != nil {
+			return nil, err
 		}
-		flagRules = append(flagRules, r)
 	}
-	for _, p := range s.Ports {
+	for _, p := range f.sets {
+		if err := add(&flagRules, p, "--set", false); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range envPorts {
 		if strings.TrimSpace(p) == "" {
 			continue // "A=9092," or "A=9092,,B=53/udp"
 		}
-		r, err := vars.ParseRule(p, "PORTENV_PORTS", true, c.delims)
-		if err != nil {
-			return nil, usagef("%v", err)
+		if err := add(&envRules, p, "PORTENV_PORTS", true); err != nil {
+			return nil, err
 		}
-		envRules = append(envRules, r)
 	}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
-		name, ok := strings.CutPrefix(k, setPrefix)
-		if !ok {
-			continue
+		if name, ok := strings.CutPrefix(k, setPrefix); ok {
+			if err := add(&envRules, name+"="+v, k, false); err != nil {
+				return nil, err
+			}
 		}
-		r, err := vars.ParseRule(name+"="+v, k, false, c.delims)
-		if err != nil {
-			return nil, usagef("%v", err)
-		}
-		envRules = append(envRules, r)
 	}
 	rules, err := vars.Merge(flagRules, envRules)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	c.settings = s
-	c.vars = vars.Config{Prefix: s.Prefix, NoAuto: s.NoAuto, Force: s.Force, HostIP: s.HostIP, Rules: rules}
-	return c, nil
+	return rules, nil
+}
+
+// newFlagSet is a command's flag set, which prints nothing itself: each
+// command says what went wrong in its own words.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// printFlags lists the flags of fs, one a line, the flag and its value's
+// name in a column width wide.
+func printFlags(w io.Writer, fs *flag.FlagSet, width int, withDefaults bool) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		line := "  " + dash + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		if withDefaults && f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && f.DefValue != "0s" {
+			usage += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "%-*s %s\n", width, line, usage)
+	})
 }
 
 // readSettings reads the PORTENV_ variables of env into s, a settings
@@ -337,21 +402,7 @@ and HOST_IP_<port> where it is bound to one host address.
 
 Flags (each has the PORTENV_ variable named beside it; the flag wins):
 `)
-	fs.VisitAll(func(f *flag.Flag) {
-		name, usage := flag.UnquoteUsage(f)
-		dash := "--"
-		if len(f.Name) == 1 {
-			dash = "-"
-		}
-		line := "  " + dash + f.Name
-		if name != "" {
-			line += " " + name
-		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "[]" && f.DefValue != "0s" {
-			usage += " (default " + f.DefValue + ")"
-		}
-		fmt.Fprintf(w, "%-28s %s\n", line, usage)
-	})
+	printFlags(w, fs, 28, true)
 	fmt.Fprint(w, `
 Only PORTENV_ variables configure portenv. The engine is found as the Docker client
 finds it: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_API_VERSION.

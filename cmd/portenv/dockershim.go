@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,21 +33,14 @@ func dockerShim(args []string, env environ, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "docker: %q is not available: this docker is portenv %s, which provides only %s; other commands need the Docker CLI\n", what, releaseVersion(), dockerUsage)
 		return exitFailure
 	}
-	var pos []string
-	for i, a := range rest {
-		if a == "--" {
-			pos = append(pos, rest[i+1:]...)
-			break
-		}
-		switch {
-		case a == "-h" || a == "--help":
-			fmt.Fprintf(stdout, "\nUsage:  %s\n\nList port mappings or a specific mapping for the container\n(this docker is portenv %s, which provides only docker port)\n", dockerUsage, releaseVersion())
-			return exitOK
-		case len(a) > 1 && a[0] == '-':
-			fmt.Fprintf(stderr, "docker: unknown flag: %s; usage: %s\n", a, dockerUsage)
-			return 125
-		}
-		pos = append(pos, a)
+	pos, flags, bad := splitArgs(rest, "-h", "--help")
+	switch {
+	case flags["-h"] || flags["--help"]:
+		fmt.Fprintf(stdout, "\nUsage:  %s\n\nList port mappings or a specific mapping for the container\n(this docker is portenv %s, which provides only docker port)\n", dockerUsage, releaseVersion())
+		return exitOK
+	case bad != "":
+		fmt.Fprintf(stderr, "docker: unknown flag: %s; usage: %s\n", bad, dockerUsage)
+		return 125
 	}
 	if len(pos) < 1 || len(pos) > 2 {
 		fmt.Fprintf(stderr, "docker: \"docker port\" requires at least 1 and at most 2 arguments; usage: %s\n", dockerUsage)
@@ -99,6 +93,27 @@ func dockerShim(args []string, env environ, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// splitArgs reads the arguments of docker port and portenv port: flags
+// anywhere, of those known, until "--"; a lone "-" is an argument. It
+// returns the arguments, the flags given, and the first unknown flag
+// (after which it reads no further), or "".
+func splitArgs(args []string, known ...string) (pos []string, flags map[string]bool, unknown string) {
+	flags = map[string]bool{}
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return append(pos, args[i+1:]...), flags, ""
+		case slices.Contains(known, a):
+			flags[a] = true
+		case len(a) > 1 && a[0] == '-':
+			return pos, flags, a
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return pos, flags, ""
+}
+
 // dockerPortArgs returns the arguments of docker port, given as `docker
 // port ...` or `docker container port ...`, and false for any other
 // docker command.
@@ -147,8 +162,8 @@ func portTarget(env environ) (target, string, error) {
 	if err != nil {
 		return target{}, "", err
 	}
-	if ps.Timeout <= 0 {
-		return target{}, "", usagef("PORTENV_TIMEOUT=%v: give a positive duration such as 10s", ps.Timeout)
+	if err := checkTimeout(ps.Timeout, "PORTENV_TIMEOUT="); err != nil {
+		return target{}, "", err
 	}
 	return target{container: ps.Container, from: ps.From, timeout: ps.Timeout}, level, nil
 }

@@ -15,32 +15,21 @@ const portUsage = "portenv port [-q] [PRIVATE_PORT[/PROTO]]"
 // them, for hooks such as PORT_COMMAND="portenv port 9092 | cut -d: -f2";
 // with -q, the bare host port of one container port.
 func portCommand(args []string, env environ, stdout, stderr io.Writer) int {
-	quiet := false
-	var pos []string
-	for i, a := range args {
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		switch {
-		case a == "-q":
-			quiet = true
-			continue
-		case a == "-h" || a == "-help" || a == "--help":
-			fmt.Fprintf(stdout, `Usage: %s
-
+	pos, flags, bad := splitArgs(args, "-q", "-h", "-help", "--help")
+	quiet := flags["-q"]
+	switch {
+	case flags["-h"] || flags["-help"] || flags["--help"]:
+		fmt.Fprintf(stdout, `Usage: %s
 Prints this container's published ports as docker port does:
   9092/tcp -> 0.0.0.0:32769    for every port
   0.0.0.0:32769                for PRIVATE_PORT (tcp unless /udp or /sctp)
 A dual-stack publication (one -p on IPv4 and IPv6) is one line: IPv4's.
   -q    print only the host port of PRIVATE_PORT: 32769
 `, portUsage)
-			return exitOK
-		case len(a) > 1 && a[0] == '-':
-			fmt.Fprintf(stderr, "portenv: port: unknown flag %s; usage: %s\n", a, portUsage)
-			return exitUsage
-		}
-		pos = append(pos, a)
+		return exitOK
+	case bad != "":
+		fmt.Fprintf(stderr, "portenv: port: unknown flag %s; usage: %s\n", bad, portUsage)
+		return exitUsage
 	}
 	var want *discover.Port
 	switch {
