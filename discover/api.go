@@ -249,15 +249,7 @@ func (a *api) putIdle(c *conn) {
 }
 
 // close releases the idle connection.
-func (a *api) close() {
-	a.mu.Lock()
-	c := a.idle
-	a.idle = nil
-	a.mu.Unlock()
-	if c != nil {
-		c.Close()
-	}
-}
+func (a *api) close() { a.putIdle(nil) }
 
 // notHTTPError says that what answered does not speak HTTP.
 type notHTTPError struct{ line string }

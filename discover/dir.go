@@ -190,28 +190,24 @@ type lookState struct {
 // container: the engine mounts the network owner's /etc/hostname, hosts
 // and resolv.conf into it, so mountinfo names the owner.
 func (d *dirFinder) look(ids []string) (*Record, lookState, error) {
-	var st lookState
-	var current []*Record
-	var whys []string
+	var recs []*Record
 	for _, id := range ids {
 		rec, err := d.read(id)
 		if err != nil {
-			return nil, st, err
+			return nil, lookState{}, err
 		}
 		if rec == nil {
 			d.debugf("waiting for %s: the agent has written none yet", RecordFile(d.opt.Dir, id))
 			continue
 		}
-		ok, why, err := d.thisStart(rec)
-		if err != nil {
-			return nil, st, err
-		}
-		if ok {
-			current, whys = append(current, rec), append(whys, why)
-		} else {
-			st.earlier, st.why = append(st.earlier, rec), append(st.why, why)
-			d.debugf("waiting for %s of this start: %s", RecordFile(d.opt.Dir, id), why)
-		}
+		recs = append(recs, rec)
+	}
+	current, whys, st, err := d.byStart(recs)
+	if err != nil {
+		return nil, st, err
+	}
+	for i, rec := range st.earlier {
+		d.debugf("waiting for %s of this start: %s", RecordFile(d.opt.Dir, rec.Container.ID), st.why[i])
 	}
 	sharing := false
 	if len(current) == 0 && len(st.earlier) > 0 {
@@ -249,19 +245,31 @@ func (d *dirFinder) sharersOf(owners []*Record) (found []*Record, whys []string,
 		modes["container:"+o.Container.ID] = true
 		modes["container:"+o.Container.Name] = true
 	}
+	var recs []*Record
 	for _, rec := range d.records() {
-		if !modes[rec.Container.NetworkMode] {
-			continue
-		}
-		ok, why, err := d.thisStart(rec)
-		if err != nil {
-			return nil, nil, err
-		}
-		if ok {
-			found, whys = append(found, rec), append(whys, why)
+		if modes[rec.Container.NetworkMode] {
+			recs = append(recs, rec)
 		}
 	}
-	return found, whys, nil
+	found, whys, _, err = d.byStart(recs)
+	return found, whys, err
+}
+
+// byStart parts recs into those of this start and those of earlier ones,
+// each with why.
+func (d *dirFinder) byStart(recs []*Record) (current []*Record, whys []string, st lookState, err error) {
+	for _, rec := range recs {
+		ok, why, err := d.thisStart(rec)
+		if err != nil {
+			return nil, nil, st, err
+		}
+		if ok {
+			current, whys = append(current, rec), append(whys, why)
+		} else {
+			st.earlier, st.why = append(st.earlier, rec), append(st.why, why)
+		}
+	}
+	return current, whys, st, nil
 }
 
 // thisStart tells whether rec is of the current start of the container

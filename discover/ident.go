@@ -43,23 +43,31 @@ func shortIDs(ids []string) []string {
 // none holds one. A Kubernetes pod's sandbox id (a parent directory named
 // "sandboxes") is not the container's and is skipped.
 func idFromMountinfo(r io.Reader) (string, error) {
+	return idByLine(r, "/proc/self/mountinfo", func(line string) string {
+		// 36 35 98:0 /root /mountpoint options... - fstype source super
+		f := strings.Fields(line)
+		if len(f) < 5 || !identityMounts[f[4]] {
+			return ""
+		}
+		return idInPath(f[3])
+	})
+}
+
+// idByLine reads the ids that idOf finds in the lines of source, which
+// must agree on one.
+func idByLine(r io.Reader, source string, idOf func(line string) string) (string, error) {
 	var ids []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
-		// 36 35 98:0 /root /mountpoint options... - fstype source super
-		f := strings.Fields(sc.Text())
-		if len(f) < 5 || !identityMounts[f[4]] {
-			continue
-		}
-		if id := idInPath(f[3]); id != "" {
+		if id := idOf(sc.Text()); id != "" {
 			ids = appendNew(ids, id)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return "", err
 	}
-	return one("/proc/self/mountinfo", ids)
+	return one(source, ids)
 }
 
 // idInPath finds the last path element that is a container id, skipping
@@ -80,26 +88,18 @@ func idInPath(p string) string {
 // "/kubepods/.../<id>". It returns "" when no path holds one, as with a
 // private cgroup namespace ("0::/").
 func idFromCgroup(r io.Reader) (string, error) {
-	var ids []string
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
+	return idByLine(r, "/proc/self/cgroup", func(line string) string {
 		// hierarchy-id:controllers:path
-		_, rest, ok := strings.Cut(sc.Text(), ":")
+		_, rest, ok := strings.Cut(line, ":")
 		if !ok {
-			continue
+			return ""
 		}
 		_, path, ok := strings.Cut(rest, ":")
 		if !ok {
-			continue
+			return ""
 		}
-		if id := lastIDInCgroupPath(path); id != "" {
-			ids = appendNew(ids, id)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", err
-	}
-	return one("/proc/self/cgroup", ids)
+		return lastIDInCgroupPath(path)
+	})
 }
 
 // lastIDInCgroupPath takes the innermost id, so that a container nested in
