@@ -33,6 +33,7 @@ const (
 // HTTP statuses portenv tells apart.
 const (
 	statusOK                 = 200
+	statusUnauthorized       = 401
 	statusForbidden          = 403
 	statusNotFound           = 404
 	statusRequestTimeout     = 408
@@ -51,6 +52,10 @@ type api struct {
 	prefix string // the path DOCKER_HOST gives after host:port, if any
 	tls    *tls.Config
 	proxy  *proxyConfig // for tcp://, or nil
+	// header gives lines to add to each request's head, each ending in
+	// CRLF: the Kubernetes API's Authorization, whose token the kubelet
+	// rotates. nil for the engine.
+	header func() (string, error)
 
 	mu   sync.Mutex
 	idle *conn // one kept-alive connection, so a start uses one
@@ -138,12 +143,20 @@ func (a *api) send(ctx context.Context, method, v, path string) (*response, erro
 		path = "/v" + v + path
 	}
 	path = a.prefix + path
+	var extra string
+	if a.header != nil {
+		h, err := a.header()
+		if err != nil {
+			return nil, err
+		}
+		extra = h
+	}
 	for try := 0; ; try++ {
 		c, reused, err := a.conn(ctx)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := a.roundTrip(ctx, c, method, path)
+		resp, err := a.roundTrip(ctx, c, method, path, extra)
 		// An idle connection the engine has closed fails at once; HEAD
 		// and GET may be sent again on a new one.
 		if err != nil && reused && try == 0 && ctx.Err() == nil {
@@ -198,8 +211,9 @@ func handshake(ctx context.Context, nc net.Conn, cfg *tls.Config) (net.Conn, err
 	return tc, nil
 }
 
-// roundTrip writes the request on c and reads the answer's head.
-func (a *api) roundTrip(ctx context.Context, c *conn, method, path string) (*response, error) {
+// roundTrip writes the request, with the header lines extra, on c and
+// reads the answer's head.
+func (a *api) roundTrip(ctx context.Context, c *conn, method, path, extra string) (*response, error) {
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	fail := func(err error) (*response, error) {
 		stop()
@@ -220,7 +234,7 @@ func (a *api) roundTrip(ctx context.Context, c *conn, method, path string) (*res
 	if a.proxy != nil && a.tls == nil && a.proxy.auth != "" {
 		req += "Proxy-Authorization: " + a.proxy.auth + "\r\n"
 	}
-	if _, err := io.WriteString(c, req+"\r\n"); err != nil {
+	if _, err := io.WriteString(c, req+extra+"\r\n"); err != nil {
 		return fail(err)
 	}
 	resp, body, keep, err := readHead(c.r, method)
