@@ -51,7 +51,7 @@ func find(s source, ref string) (*Container, error) {
 	if err = s.servicePorts(c); err != nil {
 		return nil, err
 	}
-	if err = c.Usable(); err != nil {
+	if err = c.usable(); err != nil {
 		return nil, err
 	}
 	return c, nil

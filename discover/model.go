@@ -218,7 +218,7 @@ func (e *notPublishedError) Error() string {
 	} else if len(e.Networks) > 0 {
 		list += " (if network " + strings.Join(e.Networks, ", ") + " is internal, internal: true in Compose, nothing is ever published on it: connect the container to a network that is not internal as well)"
 	}
-	p := e.Port.PublishArg()
+	p := e.Port.publishArg()
 	if e.NetworkOf != "" {
 		// -p on the sharer itself is refused by the engine.
 		return fmt.Sprintf("port %s is not published by container %s, whose network container %s shares; publish it on %s with -p %s%s", e.Port, e.NetworkOf, e.Container, e.NetworkOf, p, list)
@@ -229,9 +229,9 @@ func (e *notPublishedError) Error() string {
 	return fmt.Sprintf("port %s of container %s is not published; publish it with -p %s%s", e.Port, e.Container, p, list)
 }
 
-// Usable says why the container's bindings cannot be used, at once rather
+// usable says why the container's bindings cannot be used, at once rather
 // than after a wait: it is not running, or its network publishes nothing.
-func (c *Container) Usable() error {
+func (c *Container) usable() error {
 	switch c.Status {
 	case "", "running":
 	case "paused":

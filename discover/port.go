@@ -36,8 +36,8 @@ func (e badPortError) Error() string {
 	return fmt.Sprintf("it holds %q where a container port such as \"9092/tcp\" belongs", string(e))
 }
 
-// PublishArg is how -p names the port: "9092" for tcp, "53/udp" otherwise.
-func (p Port) PublishArg() string {
+// publishArg is how -p names the port: "9092" for tcp, "53/udp" otherwise.
+func (p Port) publishArg() string {
 	if p.Proto == "tcp" {
 		return strconv.Itoa(p.Num)
 	}

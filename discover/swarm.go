@@ -41,9 +41,11 @@ func (f *finder) servicePorts(c *Container) error {
 	}
 	t := c.Swarm
 	req := "GET /services/" + t.ServiceID
-	if err := f.e.ServicePorts(f.ctx, c); err != nil {
+	ports, err := f.e.ServicePorts(f.ctx, c)
+	if err != nil {
 		return f.fail("swarm", err)
 	}
+	c.Ports = ports
 	if len(c.Ports) == 0 {
 		f.note("swarm", true, "task of service %s, which publishes no port in ingress mode (%s)", t.ServiceName, req)
 		return nil
@@ -58,16 +60,15 @@ func (c *Container) NeedsServicePorts() bool {
 	return c.Swarm != nil && len(c.Ports) == 0 && !c.HostNetwork
 }
 
-// ServicePorts gives Swarm task c the ports its service publishes in
+// ServicePorts returns the ports the service of Swarm task c publishes in
 // ingress mode, read with GET /services/{id}.
-func (e *Engine) ServicePorts(ctx context.Context, c *Container) error {
+func (e *Engine) ServicePorts(ctx context.Context, c *Container) ([]Binding, error) {
 	t := c.Swarm
 	var svc serviceResponse
 	if err := e.get(ctx, "/services/"+url.PathEscape(t.ServiceID), &svc); err != nil {
-		return e.serviceError(c, "GET /services/"+t.ServiceID, err)
+		return nil, e.serviceError(c, "GET /services/"+t.ServiceID, err)
 	}
-	c.Ports = serviceBindings(svc.Endpoint.Ports)
-	return nil
+	return serviceBindings(svc.Endpoint.Ports), nil
 }
 
 // serviceResponse is the part of GET /services/{id} that portenv reads,

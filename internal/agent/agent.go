@@ -350,8 +350,10 @@ func (a *agent) update(ctx context.Context, e *discover.Engine, id, action strin
 	rec := &discover.Record{Version: discover.RecordVersion, Host: a.host, Container: c, CheckedAt: asked.UTC().Format(time.RFC3339Nano)}
 	if c.NeedsServicePorts() && live(c.Status) {
 		if a.manager {
-			if err := e.ServicePorts(ictx, c); err != nil {
+			if ports, err := e.ServicePorts(ictx, c); err != nil {
 				rec.ServicePortsError = err.Error()
+			} else {
+				c.Ports = ports
 			}
 		} else {
 			rec.ServicePortsError = fmt.Sprintf("container %s is a task of Swarm service %s, published in ingress mode: its ports belong to the service, which only a Swarm manager's API tells, and portenv agent on this node reads a worker (%s); publish the service's ports in host mode (mode: host in a stack file), where each task has bindings of its own", c.Name, c.Swarm.ServiceName, a.endpoint)
