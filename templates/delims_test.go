@@ -25,17 +25,17 @@ func TestParseDelims(t *testing.T) {
 // expands {{ }} in a service's environment: {{ }} is then plain text.
 func TestDelimsInValues(t *testing.T) {
 	r := NewRenderer(testContainer(), Options{Delims: Delims{"[[", "]]"}})
-	v, err := r.Value("--set L", "L", `PLAINTEXT://{{.Node.Hostname}}:[[port "9092"]] [[hostIP "53/udp"]]`)
+	v, err := value(r, "--set L", "L", `PLAINTEXT://{{.Node.Hostname}}:[[port "9092"]] [[hostIP "53/udp"]]`)
 	if want := "PLAINTEXT://{{.Node.Hostname}}:32769 127.0.0.1"; err != nil || v != want {
 		t.Errorf("got %q, %v; want %q", v, err, want)
 	}
-	if err := Check("L", `[[port "9092"]]`, Delims{"[[", "]]"}); err != nil {
+	if _, err := Parse("L", `[[port "9092"]]`, Delims{"[[", "]]"}); err != nil {
 		t.Errorf("Check with [[ ]]: %v", err)
 	}
-	if err := Check("L", `{{port "9092"`, Delims{"[[", "]]"}); err != nil {
+	if _, err := Parse("L", `{{port "9092"`, Delims{"[[", "]]"}); err != nil {
 		t.Errorf("Check with [[ ]] of an unclosed {{: %v", err)
 	}
-	if err := Check("L", `[[port "9092"`, Delims{"[[", "]]"}); err == nil {
+	if _, err := Parse("L", `[[port "9092"`, Delims{"[[", "]]"}); err == nil {
 		t.Error("Check accepted an unclosed [[")
 	}
 }

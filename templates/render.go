@@ -192,21 +192,38 @@ func (r *Renderer) addr(spec any) (string, error) {
 
 func (r *Renderer) gatewayIP() (string, error) { return r.gateway() }
 
-// Check parses text as a template with delimiters d, to refuse a
-// malformed --set before any discovery is done.
-func Check(name, text string, d Delims) error {
-	_, err := template.New(name).Delims(d.Left, d.Right).Funcs((*Renderer)(nil).funcs()).Parse(text)
+// Template is a --set template, parsed once, when the rule is read, so
+// that a malformed one is refused before any discovery is done.
+type Template struct{ t *template.Template }
+
+// Parse parses text as a template with delimiters d.
+func Parse(name, text string, d Delims) (*Template, error) {
+	t, err := parse(name, text, d, (*Renderer)(nil).funcs())
 	if err != nil {
-		return cleanTemplateError(err)
+		return nil, err
 	}
-	return nil
+	return &Template{t}, nil
 }
 
-// Value renders the template text of a --set NAME=TEXT rule; source names
+func parse(name, text string, d Delims, funcs template.FuncMap) (*template.Template, error) {
+	t, err := template.New(name).Delims(d.Left, d.Right).Funcs(funcs).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, cleanTemplateError(err)
+	}
+	return t, nil
+}
+
+// Value renders t, the template of a --set NAME=TEXT rule; source names
 // the rule in messages ("--set NAME", "PORTENV_SET_NAME").
-func (r *Renderer) Value(source, name, text string) (string, error) {
+func (r *Renderer) Value(source string, t *Template) (string, error) {
+	// The functions answer for this container: a clone takes them, and
+	// the parsed template stays as it was.
+	own, err := t.t.Clone()
+	if err != nil {
+		return "", fmt.Errorf("%s: %v", source, err)
+	}
 	var b strings.Builder
-	if err := r.render(&b, name, text, r.opt.Delims, nil); err != nil {
+	if err := r.execute(&b, own.Funcs(r.funcs()), nil); err != nil {
 		return "", fmt.Errorf("%s: %v", source, err)
 	}
 	return b.String(), nil
@@ -236,10 +253,14 @@ func (r *Renderer) File(w io.Writer, path string, vars map[string]string) error 
 // render executes into a buffer first, so that a failing template writes
 // nothing at all rather than half a file.
 func (r *Renderer) render(w io.Writer, name, text string, delims Delims, vars map[string]string) error {
-	t, err := template.New(name).Delims(delims.Left, delims.Right).Funcs(r.funcs()).Option("missingkey=error").Parse(text)
+	t, err := parse(name, text, delims, r.funcs())
 	if err != nil {
-		return cleanTemplateError(err)
+		return err
 	}
+	return r.execute(w, t, vars)
+}
+
+func (r *Renderer) execute(w io.Writer, t *template.Template, vars map[string]string) error {
 	d := *r.data
 	d.Vars = vars
 	if d.Vars == nil {
@@ -249,7 +270,7 @@ func (r *Renderer) render(w io.Writer, name, text string, delims Delims, vars ma
 	if err := t.Execute(&buf, &d); err != nil {
 		return cleanTemplateError(err)
 	}
-	_, err = w.Write(buf.Bytes())
+	_, err := w.Write(buf.Bytes())
 	return err
 }
 

@@ -37,7 +37,7 @@ func BenchmarkValue(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := r.Value("--set KAFKA_ADVERTISED_LISTENERS", "KAFKA_ADVERTISED_LISTENERS", tc.text); err != nil {
+				if _, err := value(r, "--set KAFKA_ADVERTISED_LISTENERS", "KAFKA_ADVERTISED_LISTENERS", tc.text); err != nil {
 					b.Fatal(err)
 				}
 			}

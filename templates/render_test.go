@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,7 +115,7 @@ V='a b'; d {"V":"a b"}
 	if calls != 0 {
 		t.Errorf("the engine was asked for /info %d times by a template that does not use it", calls)
 	}
-	v, err := r.Value("--set H", "H", "{{.Host.Name}} {{.Host.Name}}")
+	v, err := value(r, "--set H", "H", "{{.Host.Name}} {{.Host.Name}}")
 	if err != nil || v != "host-a host-a" || calls != 1 {
 		t.Errorf(".Host.Name: %q, %v, %d calls (want 1)", v, err, calls)
 	}
@@ -123,13 +124,13 @@ V='a b'; d {"V":"a b"}
 func TestSwarmData(t *testing.T) {
 	info := func() (string, string, error) { return "node-1", "10.0.0.9", nil }
 	r := NewRenderer(testContainer(), Options{Info: info})
-	if _, err := r.Value("--set S", "S", "{{.Swarm.Service}}"); err == nil || !strings.Contains(err.Error(), "this container is not a Swarm task, so .Swarm has no value") {
+	if _, err := value(r, "--set S", "S", "{{.Swarm.Service}}"); err == nil || !strings.Contains(err.Error(), "this container is not a Swarm task, so .Swarm has no value") {
 		t.Errorf("outside Swarm: %v", err)
 	}
 	c := testContainer()
 	c.Swarm = &discover.SwarmTask{ServiceID: "s1", ServiceName: "kafka", Slot: 2}
 	r = NewRenderer(c, Options{Info: info})
-	v, err := r.Value("--set S", "S", "{{.Swarm.Service}}.{{.Swarm.Slot}}@{{.Swarm.NodeAddr}}")
+	v, err := value(r, "--set S", "S", "{{.Swarm.Service}}.{{.Swarm.Slot}}@{{.Swarm.NodeAddr}}")
 	if err != nil || v != "kafka.2@10.0.0.9" {
 		t.Errorf("got %q, %v", v, err)
 	}
@@ -143,7 +144,7 @@ func TestValueErrors(t *testing.T) {
 		`{{.Nope}}`:        `--set N: template: N:1:2: at <.Nope>: no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)`,
 		`{{.Container.X}}`: `--set N: template: N:1:12: at <.Container.X>: no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)`,
 	} {
-		_, err := r.Value("--set N", "N", text)
+		_, err := value(r, "--set N", "N", text)
 		if err == nil || (err.Error() != want && err.Error() != "--set N: "+want) {
 			t.Errorf("%s:\n got %v\nwant %s", text, err, want)
 		}
@@ -155,16 +156,16 @@ func TestValueErrors(t *testing.T) {
 func TestCompose(t *testing.T) {
 	c := testContainer()
 	c.Labels = map[string]string{"com.docker.compose.project": "shop", "com.docker.compose.service": "kafka", "com.docker.compose.container-number": "3"}
-	if v, err := NewRenderer(c, Options{}).Value("--set N", "N", "{{.Compose.Project}}/{{.Compose.Service}}/{{.Compose.Number}}"); err != nil || v != "shop/kafka/3" {
+	if v, err := value(NewRenderer(c, Options{}), "--set N", "N", "{{.Compose.Project}}/{{.Compose.Service}}/{{.Compose.Number}}"); err != nil || v != "shop/kafka/3" {
 		t.Errorf("replica: %q, %v", v, err)
 	}
 	c.Labels = map[string]string{"com.docker.compose.project": "shop", "com.docker.compose.service": "kafka", "com.docker.compose.oneoff": "True"}
-	_, err := NewRenderer(c, Options{}).Value("--set N", "N", "{{.Compose.Number}}")
+	_, err := value(NewRenderer(c, Options{}), "--set N", "N", "{{.Compose.Number}}")
 	if want := "--set N: this container was started by docker-compose run, and Compose numbers only the replicas of docker-compose up, so .Compose.Number has no value; start it with docker-compose up, or take .Compose.Number out of the template"; err == nil || err.Error() != want {
 		t.Errorf("one-off: %v, want %s", err, want)
 	}
 	c.Labels = nil
-	_, err = NewRenderer(c, Options{}).Value("--set N", "N", "{{.Compose.Service}}")
+	_, err = value(NewRenderer(c, Options{}), "--set N", "N", "{{.Compose.Service}}")
 	if want := "--set N: this container was not started by Compose (it has no com.docker.compose.service label), so .Compose has no value; start it with docker-compose up, or take .Compose out of the template"; err == nil || err.Error() != want {
 		t.Errorf("no compose: %v, want %s", err, want)
 	}
@@ -176,7 +177,7 @@ func TestIndex(t *testing.T) {
 	c := testContainer()
 	c.Networks = map[string]discover.Network{"kafka_default": {IP: "172.20.0.3"}, "bridge": {IP: "172.17.0.2"}}
 	r := NewRenderer(c, Options{})
-	if v, err := r.Value("--set X", "X", `{{(index .Networks "kafka_default").IP}} {{(index .Ports 2).HostPort}}`); err != nil || v != "172.20.0.3 32770" {
+	if v, err := value(r, "--set X", "X", `{{(index .Networks "kafka_default").IP}} {{(index .Ports 2).HostPort}}`); err != nil || v != "172.20.0.3 32770" {
 		t.Errorf("got %q, %v", v, err)
 	}
 	for text, want := range map[string]string{
@@ -184,8 +185,17 @@ func TestIndex(t *testing.T) {
 		`{{index .Ports 7}}`:                       `--set X: index: 7 is not a position in a list of 3`,
 		`{{index .Container.Name 0}}`:              `--set X: index: cannot index a string`,
 	} {
-		if _, err := r.Value("--set X", "X", text); err == nil || err.Error() != want {
+		if _, err := value(r, "--set X", "X", text); err == nil || err.Error() != want {
 			t.Errorf("%s: %v, want %s", text, err, want)
 		}
 	}
+}
+
+// value parses and renders a --set template as a run does.
+func value(r *Renderer, source, name, text string) (string, error) {
+	t, err := Parse(name, text, r.opt.Delims)
+	if err != nil {
+		return "", fmt.Errorf("%s: %v", source, err)
+	}
+	return r.Value(source, t)
 }

@@ -50,10 +50,11 @@ func ParseRule(s, source string, port bool, d templates.Delims) (Rule, error) {
 		}
 		r.Port = p
 	} else {
-		if err := templates.Check(name, value, d); err != nil {
+		t, err := templates.Parse(name, value, d)
+		if err != nil {
 			return Rule{}, fmt.Errorf("%s %q: %v", source, s, err)
 		}
-		r.Template = value
+		r.Template = t
 	}
 	return r, nil
 }

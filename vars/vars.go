@@ -19,7 +19,7 @@ type Rule struct {
 	Name     string
 	IsPort   bool
 	Port     discover.Port
-	Template string
+	Template *templates.Template
 	// Source says where the rule came from ("--port", "PORTENV_PORTS",
 	// "PORTENV_SET_X"), for messages.
 	Source string
@@ -43,9 +43,13 @@ type Result struct {
 	Kept []string
 }
 
+// Render gives the value of a --set template; source names the rule in
+// messages.
+type Render func(source string, t *templates.Template) (string, error)
+
 // Build computes the variables for container c. lookupEnv reads portenv's
 // own environment; logf receives notes a user may want to know of.
-func Build(c *discover.Container, cfg Config, r *templates.Renderer, lookupEnv func(string) (string, bool), logf func(string, ...any)) (Result, error) {
+func Build(c *discover.Container, cfg Config, render Render, lookupEnv func(string) (string, bool), logf func(string, ...any)) (Result, error) {
 	set := map[string]string{}
 	// A port on two host ports is said once, however many variables use it.
 	noted := map[discover.Port]bool{}
@@ -84,7 +88,7 @@ func Build(c *discover.Container, cfg Config, r *templates.Renderer, lookupEnv f
 			if source == "--set" {
 				source += " " + rule.Name
 			}
-			v, err = r.Value(source, rule.Name, rule.Template)
+			v, err = render(source, rule.Template)
 			if err == nil && strings.ContainsRune(v, 0) {
 				// execve(2) ends each variable at its first NUL, and no
 				// output format could carry it to a process either.

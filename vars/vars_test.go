@@ -30,7 +30,7 @@ func build(t *testing.T, c *discover.Container, cfg Config, env map[string]strin
 	}
 	var logs []string
 	r := templates.NewRenderer(c, templates.Options{HostIP: cfg.HostIP, Getenv: func(k string) string { return env[k] }})
-	res, err := Build(c, cfg, r, func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+	res, err := Build(c, cfg, r.Value, func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) })
 	return res, logs, err
 }

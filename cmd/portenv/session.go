@@ -154,7 +154,7 @@ func (s *session) compute(cfg *config, outs []output, env environ, log logSink) 
 	r := templates.NewRenderer(s.container, templates.Options{HostIP: cfg.HostIP, Getenv: env.get, Info: s.info, Delims: cfg.delims})
 	var err error
 	if s.container.ID != "" {
-		s.result, err = vars.Build(s.container, cfg.vars, r, env.lookup, log.Infof)
+		s.result, err = vars.Build(s.container, cfg.vars, r.Value, env.lookup, log.Infof)
 		if err != nil {
 			return err
 		}
