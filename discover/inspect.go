@@ -96,19 +96,30 @@ func (raw *inspectResponse) container() (c *Container, pending []Port) {
 		}
 	}
 	if c.HostNetwork {
-		// The engine publishes nothing on the host's network: every port
-		// the image exposes or -p asks for is reached at its own number.
-		for k := range requested {
-			if p, err := ParsePort(k); err == nil && !slices.Contains(c.Exposed, p) {
-				c.Exposed = append(c.Exposed, p)
-			}
-		}
-		sortPorts(c.Exposed)
-		for _, p := range c.Exposed {
-			c.Ports = append(c.Ports, Binding{Port: p, HostPort: p.Num})
-		}
+		c.ownNumbers(requested)
 		return c, nil
 	}
+	return c, c.bind(bound, requested)
+}
+
+// ownNumbers gives a container on the host's network its ports: the engine
+// publishes nothing there, and every port the image exposes or -p asks
+// for is reached at its own number.
+func (c *Container) ownNumbers(requested map[string][]portBinding) {
+	for k := range requested {
+		if p, err := ParsePort(k); err == nil && !slices.Contains(c.Exposed, p) {
+			c.Exposed = append(c.Exposed, p)
+		}
+	}
+	sortPorts(c.Exposed)
+	for _, p := range c.Exposed {
+		c.Ports = append(c.Ports, Binding{Port: p, HostPort: p.Num})
+	}
+}
+
+// bind gives c the ports the engine has bound, and returns those -p asked
+// for that a running container will soon have.
+func (c *Container) bind(bound, requested map[string][]portBinding) (pending []Port) {
 	for k, bindings := range bound {
 		p, err := ParsePort(k)
 		if err != nil {
@@ -122,7 +133,7 @@ func (raw *inspectResponse) container() (c *Container, pending []Port) {
 	}
 	sortBindings(c.Ports)
 	if c.Status != "running" {
-		return c, nil
+		return nil
 	}
 	for k := range requested {
 		p, err := ParsePort(k)
@@ -140,7 +151,7 @@ func (raw *inspectResponse) container() (c *Container, pending []Port) {
 	}
 	sortPorts(pending)
 	sortPorts(c.Unpublishable)
-	return c, pending
+	return pending
 }
 
 // networkIDs lists the ids of the networks raw names, or nil when one

@@ -162,6 +162,13 @@ func (a *agent) session(ctx context.Context) (synced bool, err error) {
 		host = "unknown"
 	}
 	a.log.Infof("recorded %d running containers in %s (engine %s, API %s, host %s); following the engine's events", n, a.opt.Dir, e.Endpoint, e.APIVersion, host)
+	return a.follow(ctx, e, changes, failed)
+}
+
+// follow applies the engine's changes as they come, marks the records
+// current every markEvery, and asks again for the host's name while it is
+// unknown. It returns when the engine's events end.
+func (a *agent) follow(ctx context.Context, e *discover.Engine, changes <-chan discover.Change, failed <-chan error) (synced bool, err error) {
 	// Without the host's name, the records cannot give .Host.Name: it is
 	// asked for again now and then, and once known every record is
 	// written again.
