@@ -280,31 +280,10 @@ func TestAgentThroughEngineRestart(t *testing.T) {
 	stopped := time.Since(downAt)
 	lostEngine(t, agent, w, records, before, []string{eph, fixed, wl})
 
-	// dockerd removes its socket as it stops: portenv fails at once, its
-	// --timeout notwithstanding, with the line for a missing socket.
-	probe := startPortenv(t, w.host, "--container", eph, "--timeout", "60s", "--", "env")
-	code := probe.wait(t, 30*time.Second)
-	if out, errOut := probe.output(); code != 1 || out != "" || errOut != "portenv: no Docker socket at "+w.sock+" in this container (DOCKER_HOST="+w.host+"); mount it with -v /var/run/docker.sock:"+w.sock+":ro, or set DOCKER_HOST to the engine's address\n" {
-		t.Errorf("portenv with the engine down: exit %d, stdout %q, stderr %q", code, out, errOut)
-	}
-
 	upAt := time.Now()
 	w.start(t)
 	down, startTook := time.Since(downAt), time.Since(upAt)
-	after := map[string]engineView{}
-	for _, c := range []string{exited, eph, fixed, wl} {
-		after[c] = inspectView(t, w, c)
-	}
-	for _, c := range []string{eph, fixed, wl} {
-		if after[c].status != "running" || after[c].startedAt == before[c].startedAt {
-			t.Fatalf("%s is %s, started %s, after the engine's restart; the restart policy should have started it again", c, after[c].status, after[c].startedAt)
-		}
-		waitRecord(t, records, c, after[c], 30*time.Second)
-	}
-	if after[exited].status != "exited" || after[exited].startedAt != before[exited].startedAt {
-		t.Fatalf("%s, with no restart policy, is %s, started %s, after the engine's restart", exited, after[exited].status, after[exited].startedAt)
-	}
-	waitRecord(t, records, exited, after[exited], 30*time.Second)
+	after := recordsAfterRestart(t, w, records, before, []string{eph, fixed, wl}, exited)
 	waitFor(t, 30*time.Second, "the record of "+gone+" (--rm) removed", func() bool {
 		_, err := os.Stat(discover.RecordFile(records, before[gone].id))
 		return os.IsNotExist(err)
@@ -324,6 +303,27 @@ func TestAgentThroughEngineRestart(t *testing.T) {
 		p1, hostPortOf(after[wl]), eph, before[eph].bindings, after[eph].bindings)
 	t.Logf("dockerd stopped %s after SIGTERM; the engine was down %s (started again in %s); the agent had every record as the engine describes it %s after dockerd answered again",
 		stopped.Round(time.Millisecond), down.Round(time.Millisecond), startTook.Round(time.Millisecond), (rewritten - startTook).Round(time.Millisecond))
+}
+
+// recordsAfterRestart waits until the agent has rewritten the records of
+// the containers that the restart policy started again, and of exited,
+// which has none, as the engine now describes them, and returns that.
+func recordsAfterRestart(t *testing.T, w *workerEngine, records string, before map[string]engineView, restarted []string, exited string) map[string]engineView {
+	t.Helper()
+	after := map[string]engineView{}
+	for _, c := range restarted {
+		after[c] = inspectView(t, w, c)
+		if after[c].status != "running" || after[c].startedAt == before[c].startedAt {
+			t.Fatalf("%s is %s, started %s, after the engine's restart; the restart policy should have started it again", c, after[c].status, after[c].startedAt)
+		}
+		waitRecord(t, records, c, after[c], 30*time.Second)
+	}
+	after[exited] = inspectView(t, w, exited)
+	if after[exited].status != "exited" || after[exited].startedAt != before[exited].startedAt {
+		t.Fatalf("%s, with no restart policy, is %s, started %s, after the engine's restart", exited, after[exited].status, after[exited].startedAt)
+	}
+	waitRecord(t, records, exited, after[exited], 30*time.Second)
+	return after
 }
 
 // hostPortOf is the host port of 9092/tcp on 0.0.0.0 in v.
@@ -385,6 +385,14 @@ func lostEngine(t *testing.T, agent *hostProcess, w *workerEngine, records strin
 	if m := marker(); m != marked {
 		t.Errorf("the agent marked its records current while the engine was down:\n%s\nthen\n%s", marked, m)
 	}
+	// dockerd removes its socket as it stops: portenv fails at once, its
+	// --timeout notwithstanding, with the line for a missing socket.
+	probe := startPortenv(t, w.host, "--container", restarting[0], "--timeout", "60s", "--", "env")
+	code := probe.wait(t, 30*time.Second)
+	if out, errOut := probe.output(); code != 1 || out != "" || errOut != "portenv: no Docker socket at "+w.sock+" in this container (DOCKER_HOST="+w.host+"); mount it with -v /var/run/docker.sock:"+w.sock+":ro, or set DOCKER_HOST to the engine's address\n" {
+		t.Errorf("portenv with the engine down: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
 	// dockerd stopped the containers before it went, and the agent
 	// recorded that, unless the engine was gone before the agent could
 	// read it: each record is of the start before, running or exited.
