@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,6 +30,7 @@ type workerEngine struct {
 	sock, host string   // its API socket, and as -H / DOCKER_HOST writes it
 	nodeID     string   // in the Swarm, once joined
 	args       []string // nsenter's, which start its dockerd
+	held       *os.File // the socket, when the test holds it (holdSocket)
 }
 
 func (w *workerEngine) docker(t *testing.T, args ...string) string {
@@ -97,6 +99,14 @@ func startWorker(t *testing.T) *workerEngine {
 // hostIP and its own at ip; dockerdArgs are added to dockerd's own.
 func startWorkerAt(t *testing.T, hostIP, ip string, dockerdArgs ...string) *workerEngine {
 	t.Helper()
+	w := newWorker(t, hostIP, ip, dockerdArgs...)
+	w.start(t)
+	return w
+}
+
+// newWorker is startWorkerAt up to the start of dockerd.
+func newWorker(t *testing.T, hostIP, ip string, dockerdArgs ...string) *workerEngine {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		unmet(t, "the Swarm worker test makes a network namespace and starts a second dockerd, which needs root")
 	}
@@ -150,8 +160,72 @@ func startWorkerAt(t *testing.T, hostIP, ip string, dockerdArgs ...string) *work
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "docker.pid"), "-H", w.host,
 		"--containerd-namespace", "pe-worker", "--containerd-plugins-namespace", "pe-worker-plugins"}, dockerdArgs...)
-	startService(t, exec.Command("nsenter", w.args...), w.sock, 60*time.Second, 30*time.Second)
 	return w
+}
+
+// start starts the worker's dockerd with w.args and waits until it
+// answers; it is stopped when the test ends.
+func (w *workerEngine) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command("nsenter", w.args...)
+	if w.held != nil {
+		// As systemd passes its socket: fd 3, and LISTEN_PID naming the
+		// process, which nsenter (no --fork) and exec keep.
+		cmd = exec.Command("sh", append([]string{"-c", `export LISTEN_PID=$$ LISTEN_FDS=1; exec "$@"`, "sh", "nsenter"}, w.args...)...)
+		cmd.ExtraFiles = []*os.File{w.held}
+	}
+	startService(t, cmd, w.sock, 60*time.Second, 30*time.Second)
+}
+
+// holdSocket makes the test hold the worker's socket and hand it to each
+// dockerd it starts (-H fd://), as systemd's docker.socket does: the
+// socket stays while dockerd is stopped, and a connection made then
+// waits until a dockerd serves it. Call it before start.
+func (w *workerEngine) holdSocket(t *testing.T) {
+	t.Helper()
+	l, err := net.Listen("unix", w.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.(*net.UnixListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close(); l.Close() })
+	w.held = f
+	for i, a := range w.args {
+		if a == w.host && w.args[i-1] == "-H" {
+			w.args[i] = "fd://"
+		}
+	}
+}
+
+// stop stops the worker's dockerd as a service manager does: SIGTERM to
+// the process its pid file names. It returns once that process has
+// exited, which is after dockerd has stopped its containers.
+func (w *workerEngine) stop(t *testing.T) {
+	t.Helper()
+	pidFile := filepath.Join(w.dir, "docker.pid")
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("the worker's dockerd has no pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("%s holds %q, not a process id", pidFile, data)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM to the worker's dockerd (pid %d): %v", pid, err)
+	}
+	// startService waits for the process, so once it has exited the pid
+	// names no process.
+	deadline := time.Now().Add(60 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker's dockerd (pid %d) did not exit within 60s of SIGTERM", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // engineAnswer sends GET path to the engine at sock and returns the
