@@ -70,8 +70,9 @@ type dirFinder struct {
 	wait   time.Duration // the time given, for messages
 	asked  time.Time     // when the search began
 	marked time.Time     // when the agent last marked its records current
-	// agentStopped is when the agent said it stopped, if it did.
-	agentStopped time.Time
+	// agentStopped is when the agent said it stopped, if it did; lost,
+	// when it lost the engine, while it has not listed it again.
+	agentStopped, lost time.Time
 	starts       map[int]time.Time
 	said         map[string]bool // Debugf lines already told
 	// found holds each record the search has taken, by id; own is the
@@ -394,10 +395,17 @@ func (d *dirFinder) byRef(ref string) (*Record, error) {
 	err := retry(d.ctx, recordWait, func() (bool, error) {
 		var err error
 		rec, err = d.lookupRef(ref)
-		return rec != nil || d.complete(), err
+		// While the agent has lost the engine, a record may be of a
+		// start from before; the list it makes once back settles it.
+		complete := d.complete()
+		return (rec != nil && d.lost.IsZero()) || (rec == nil && complete), err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if rec != nil && !d.lost.IsZero() {
+		c := rec.Container
+		return nil, fmt.Errorf("the record of container %s (%s) in %s may be of a start from before: portenv agent lost the engine at %s and has not listed its containers again within %s (--timeout); it reconnects by itself (its container's logs tell what it waits for), or raise --timeout", c.ShortID(), c.Name, d.opt.Dir, formatTime(d.lost), d.wait)
 	}
 	if rec == nil {
 		return nil, &NotFoundError{Ref: ref, why: fmt.Sprintf("no record of container %q in %s%s; check the id or name (docker ps lists them), and that portenv agent --dir writes this directory", ref, d.opt.Dir, d.stopped())}
@@ -412,7 +420,8 @@ const markerStale = MarkerLag + 10*time.Second
 // complete reports whether the agent has marked its records current since
 // the search began: a record not there then will not come.
 func (d *dirFinder) complete() bool {
-	d.marked, d.agentStopped = readMarker(d.opt.Dir)
+	m := readMarker(d.opt.Dir)
+	d.marked, d.agentStopped, d.lost = m.current, m.stopped, m.lost
 	return d.agentStopped.IsZero() && !d.marked.IsZero() && !d.marked.Before(d.asked)
 }
 

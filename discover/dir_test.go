@@ -469,3 +469,29 @@ func TestFromDirMarker(t *testing.T) {
 		})
 	}
 }
+
+// While the agent has lost the engine, a record that --container names may
+// be of a start from before: it is waited past until the agent has listed
+// the containers again, and at the timeout said so.
+func TestFromDirAgentLostEngine(t *testing.T) {
+	dir := t.TempDir()
+	writeRecord(t, dir, record(otherID, "other", "2026-11-27T10:00:06Z", bind(9092, 32770)))
+	writeMarker(t, dir, `2026-11-27T10:00:08Z","lostAt":"2026-11-27T10:00:09Z`)
+	opt := dirOptions(dir)
+	opt.Container = "other"
+	_, _, _, err := fromDir(t, opt, 300*time.Millisecond)
+	want := "the record of container " + otherID[:12] + " (other) in " + dir + " may be of a start from before: portenv agent lost the engine at 2026-11-27T10:00:09.00Z and has not listed its containers again within 300ms (--timeout); it reconnects by itself (its container's logs tell what it waits for), or raise --timeout"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error\n got %v\nwant %s", err, want)
+	}
+
+	// Listed again: the record is the one of the current start.
+	time.AfterFunc(100*time.Millisecond, func() {
+		writeRecord(t, dir, record(otherID, "other", "2026-11-27T10:00:12Z", bind(9092, 32771)))
+		writeMarker(t, dir, "2026-11-27T10:00:11Z")
+	})
+	c, _, _, err := fromDir(t, opt, 5*time.Second)
+	if err != nil || c.StartedAt != "2026-11-27T10:00:12Z" || len(c.Ports) != 1 || c.Ports[0].HostPort != 32771 {
+		t.Fatalf("got %+v, %v; want the record of the start at 10:00:12 with 9092 on 32771", c, err)
+	}
+}

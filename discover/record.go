@@ -124,20 +124,28 @@ type Marker struct {
 	// StoppedAt is when the agent stopped, which it says as it stops;
 	// the records are current no longer.
 	StoppedAt string `json:"stoppedAt,omitempty"`
+	// LostAt is when the agent lost the engine, until it has listed the
+	// containers again: a record may be of a start from before.
+	LostAt string `json:"lostAt,omitempty"`
 }
 
 // readMarker returns when the records of dir were last marked current
 // and when the agent stopped, zero times where the marker does not say.
-func readMarker(dir string) (current, stopped time.Time) {
+func readMarker(dir string) markerState {
 	data, err := os.ReadFile(filepath.Join(dir, MarkerFile))
 	if err != nil {
-		return
+		return markerState{}
 	}
 	var m Marker
 	if decodeJSON(bytes.NewReader(data), &m) != nil || m.Version < 1 {
-		return
+		return markerState{}
 	}
-	current, _ = time.Parse(time.RFC3339Nano, m.CurrentAt)
-	stopped, _ = time.Parse(time.RFC3339Nano, m.StoppedAt)
-	return current, stopped
+	var st markerState
+	st.current, _ = time.Parse(time.RFC3339Nano, m.CurrentAt)
+	st.stopped, _ = time.Parse(time.RFC3339Nano, m.StoppedAt)
+	st.lost, _ = time.Parse(time.RFC3339Nano, m.LostAt)
+	return st
 }
+
+// markerState is what a marker tells, zero times for what it does not.
+type markerState struct{ current, stopped, lost time.Time }

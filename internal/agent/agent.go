@@ -84,6 +84,7 @@ func Run(ctx context.Context, opt Options) error {
 		if synced && time.Since(start) > stableSession {
 			b.Reset()
 		}
+		a.markLost()
 		a.log.Warnf("%v; reconnecting in %s", err, b.Next())
 		if !b.Wait(ctx) {
 			a.markStopped()
@@ -252,6 +253,16 @@ func (a *agent) markStopped() {
 		return
 	}
 	a.marker.StoppedAt = time.Now().UTC().Format(time.RFC3339Nano)
+	a.writeMarker()
+}
+
+// markLost says that the agent has lost the engine: until it has listed
+// the containers again, a record may be of a start from before.
+func (a *agent) markLost() {
+	if a.marker.Version == 0 || a.marker.LostAt != "" {
+		return
+	}
+	a.marker.LostAt = time.Now().UTC().Format(time.RFC3339Nano)
 	a.writeMarker()
 }
 

@@ -428,3 +428,39 @@ func TestAgentMarksRecordsCurrent(t *testing.T) {
 		t.Errorf("a search for a container without a record: %v; want at once, by the marker", err)
 	}
 }
+
+// An agent that has lost the engine says so in its marker until it has
+// listed the containers again.
+func TestAgentMarksEngineLost(t *testing.T) {
+	every := markEvery
+	t.Cleanup(func() { markEvery = every }) // after the agent's own cleanup
+	markEvery = 20 * time.Millisecond
+	e := newEngine(t)
+	dir := t.TempDir()
+	e.run('a', running('a', "app", "32769"))
+	log := startAgent(t, dir)
+	marker := func() discover.Marker {
+		var m discover.Marker
+		data, err := os.ReadFile(filepath.Join(dir, discover.MarkerFile))
+		if err == nil {
+			json.Unmarshal(data, &m)
+		}
+		return m
+	}
+	waitFor(t, "the marker", log, func() bool { return marker().CurrentAt != "" })
+	if m := marker(); m.LostAt != "" {
+		t.Fatalf("marker %+v while the agent follows the engine; want no lostAt", m)
+	}
+
+	e.SetRaw("/_ping", &enginetest.Answer{Status: 503, Body: `{"message":"restarting"}`})
+	before := time.Now()
+	e.Cut()
+	waitFor(t, "the lost engine in the marker", log, func() bool { return marker().LostAt != "" })
+	lost, err := time.Parse(time.RFC3339Nano, marker().LostAt)
+	if err != nil || lost.Before(before.Add(-time.Second)) {
+		t.Errorf("lostAt %q (%v); want a time after the engine went away at %s", marker().LostAt, err, before)
+	}
+
+	e.SetRaw("/_ping", nil)
+	waitFor(t, "the marker current again", log, func() bool { m := marker(); return m.LostAt == "" && m.CurrentAt != "" })
+}

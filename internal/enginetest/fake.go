@@ -63,6 +63,21 @@ func (f *Fake) SetContainer(ref string, v any) {
 	f.Containers[ref] = v
 }
 
+// SetRaw makes path answer a while the fake serves, or as usual again when
+// a is nil.
+func (f *Fake) SetRaw(path string, a *Answer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if a == nil {
+		delete(f.Raw, path)
+		return
+	}
+	if f.Raw == nil {
+		f.Raw = map[string]Answer{}
+	}
+	f.Raw[path] = *a
+}
+
 // Cut ends every GET /events stream open, as an engine going away does.
 func (f *Fake) Cut() {
 	f.mu.Lock()
@@ -190,7 +205,10 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !versionLess(maxAPI, "1.25") {
 		w.Header().Set("Api-Version", maxAPI)
 	}
-	if a, ok := f.Raw[path]; ok {
+	f.mu.Lock()
+	a, ok := f.Raw[path]
+	f.mu.Unlock()
+	if ok {
 		send(w, a)
 		return
 	}
