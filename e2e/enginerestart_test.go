@@ -279,6 +279,14 @@ func TestAgentThroughEngineRestart(t *testing.T) {
 	w.stop(t)
 	stopped := time.Since(downAt)
 	lostEngine(t, agent, w, records, before, []string{eph, fixed, wl})
+	// A lookup by name while the agent has lost the engine waits for its
+	// new listing: the record it has may be of the start before.
+	byName := startPortenv(t, w.host, "--from", records, "--container", eph, "--timeout", "90s", "--no-auto", "--port", "P=9092", "--format", "dotenv")
+	time.Sleep(time.Second) // long enough for a lookup that would answer
+	if !byName.running() {
+		out, errOut := byName.output()
+		t.Errorf("portenv --from --container %s answered while the agent had lost the engine: stdout %q, stderr %q; want it to wait for the agent's new listing", eph, out, errOut)
+	}
 
 	upAt := time.Now()
 	w.start(t)
@@ -294,6 +302,11 @@ func TestAgentThroughEngineRestart(t *testing.T) {
 	}
 	if after[fixed].bindings[0] != before[fixed].bindings[0] {
 		t.Errorf("%s is bound at %v after the restart, at %v before; -p 19092:9092 binds one port", fixed, after[fixed].bindings, before[fixed].bindings)
+	}
+	if code := byName.wait(t, 60*time.Second); code != 0 {
+		t.Errorf("portenv --from --container %s, started while the engine was down: exit %d", eph, code)
+	} else if out, _ := byName.output(); out != "P="+hostPortOf(after[eph])+"\n" {
+		t.Errorf("portenv --from --container %s, started while the engine was down, printed %q; docker port says 9092/tcp -> %s after the restart (before: %s)", eph, out, hostPortOf(after[eph]), hostPortOf(before[eph]))
 	}
 	restartedWorkload(t, w, wl, after[wl], before[wl], p1)
 	lateWorkload(t, w, image, records)
@@ -384,6 +397,9 @@ func lostEngine(t *testing.T, agent *hostProcess, w *workerEngine, records strin
 	})
 	if m := marker(); m != marked {
 		t.Errorf("the agent marked its records current while the engine was down:\n%s\nthen\n%s", marked, m)
+	}
+	if !strings.Contains(marked, `"lostAt":"`) {
+		t.Errorf("the agent's marker while the engine is down: %s; want its lostAt", marked)
 	}
 	// dockerd removes its socket as it stops: portenv fails at once, its
 	// --timeout notwithstanding, with the line for a missing socket.

@@ -84,40 +84,51 @@ func run(args []string, env environ, stdout, stderr io.Writer) int {
 		log.Errorf("stopped by %s before the variables were ready; nothing was written or run", signalName(sig))
 		return 128 + int(sig)
 	}
-	if err != nil {
-		if !cfg.Optional {
-			log.Errorf("%v", err)
-			return exitFailure
-		}
-		var kept []string
-		var err2 error
-		s, kept, err2 = withoutDiscovery(cfg, env, log)
-		left := ""
-		if len(kept) > 0 {
-			left = ", leaving " + strings.Join(kept, ", ") + " as it was"
-		}
-		log.Warnf("%v; going on without the variables (--optional)%s", err, left)
-		if err2 != nil {
-			log.Errorf("%v", err2)
-			return exitFailure
-		}
+	if err != nil && cfg.Optional {
+		s, err = optional(cfg, env, log, err)
 	}
-	for _, r := range s.rendered {
-		if r.path == "" {
-			_, err = stdout.Write(r.content)
-		} else if err = atomicfile.Write(r.path, r.content); err == nil {
-			log.Debugf("wrote %s", r.path)
-		}
-		if err != nil {
-			log.Errorf("%v", err)
-			return exitFailure
-		}
+	if err == nil {
+		err = s.write(stdout, log)
+	}
+	if err != nil {
+		log.Errorf("%v", err)
+		return exitFailure
 	}
 	if len(cfg.command) == 0 {
 		return exitOK
 	}
 	release()
 	return execCommand(cfg.command, env.with(s.result.Set), log)
+}
+
+// optional goes on without the variables after discovery failed with
+// err, under --optional.
+func optional(cfg *config, env environ, log *logger, err error) (*session, error) {
+	s, kept, err2 := withoutDiscovery(cfg, env, log)
+	left := ""
+	if len(kept) > 0 {
+		left = ", leaving " + strings.Join(kept, ", ") + " as it was"
+	}
+	log.Warnf("%v; going on without the variables (--optional)%s", err, left)
+	return s, err2
+}
+
+// write writes the outputs rendered: to stdout, or each to its file
+// whole, atomically.
+func (s *session) write(stdout io.Writer, log *logger) error {
+	for _, r := range s.rendered {
+		if r.path == "" {
+			if _, err := stdout.Write(r.content); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := atomicfile.Write(r.path, r.content); err != nil {
+			return err
+		}
+		log.Debugf("wrote %s", r.path)
+	}
+	return nil
 }
 
 // stopOnSignal gives a context that SIGTERM or SIGINT cancels, a function
