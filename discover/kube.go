@@ -122,32 +122,25 @@ func (k *Kube) Close() { k.api.close() }
 
 // Pod reads the pod name in namespace.
 func (k *Kube) Pod(ctx context.Context, namespace, name string) (*Pod, error) {
-	var p Pod
-	err := k.get(ctx, kubeRequest{verb: "get", resource: "pods", namespace: namespace, name: name}, &p)
-	if err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return kubeGet[Pod](ctx, k, kubeRequest{verb: "get", resource: "pods", namespace: namespace, name: name})
 }
 
 // Services lists the Services of namespace.
 func (k *Kube) Services(ctx context.Context, namespace string) (*ServiceList, error) {
-	var l ServiceList
-	err := k.get(ctx, kubeRequest{verb: "list", resource: "services", namespace: namespace}, &l)
-	if err != nil {
-		return nil, err
-	}
-	return &l, nil
+	return kubeGet[ServiceList](ctx, k, kubeRequest{verb: "list", resource: "services", namespace: namespace})
 }
 
 // Node reads the node name.
 func (k *Kube) Node(ctx context.Context, name string) (*Node, error) {
-	var n Node
-	err := k.get(ctx, kubeRequest{verb: "get", resource: "nodes", name: name}, &n)
-	if err != nil {
+	return kubeGet[Node](ctx, k, kubeRequest{verb: "get", resource: "nodes", name: name})
+}
+
+func kubeGet[T any](ctx context.Context, k *Kube, req kubeRequest) (*T, error) {
+	var v T
+	if err := k.get(ctx, req, &v); err != nil {
 		return nil, err
 	}
-	return &n, nil
+	return &v, nil
 }
 
 // kubeRequest is one read of the core API: what RBAC calls its verb and

@@ -24,11 +24,7 @@ var rename = os.Rename
 // is written through: the file it points to is replaced and the link stays,
 // as configuration mounted through links expects.
 func Write(path string, content []byte) (err error) {
-	target, err := resolveLink(path)
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %v; the file was left as it was", path, err)
-	}
-	tmp, err := createTemp(target)
+	target, tmp, err := tempBeside(path, "; the file was left as it was")
 	if err != nil {
 		return err
 	}
@@ -59,16 +55,23 @@ func Write(path string, content []byte) (err error) {
 
 // CheckWritable tells whether Write could write path, without touching it.
 func CheckWritable(path string) error {
-	target, err := resolveLink(path)
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %v", path, err)
-	}
-	tmp, err := createTemp(target)
+	_, tmp, err := tempBeside(path, "")
 	if err != nil {
 		return err
 	}
 	tmp.Close()
 	return os.Remove(tmp.Name())
+}
+
+// tempBeside creates a temporary file beside the file that path names,
+// through its links; after ends the message of a link that cannot be
+// followed.
+func tempBeside(path, after string) (target string, tmp *os.File, err error) {
+	if target, err = resolveLink(path); err != nil {
+		return "", nil, fmt.Errorf("cannot write %s: %v%s", path, err, after)
+	}
+	tmp, err = createTemp(target)
+	return target, tmp, err
 }
 
 func createTemp(target string) (*os.File, error) {
