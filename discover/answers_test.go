@@ -32,7 +32,7 @@ func FuzzAnswers(f *testing.F) {
 			c, pending := r.container()
 			_ = c.ShortID()
 			_ = c.addresses()
-			if err := c.usable(); err != nil {
+			if err := c.usable(""); err != nil {
 				checkMessage(t, err)
 			}
 			for _, p := range append(append(c.Exposed, pending...), c.PublishedPorts()...) {

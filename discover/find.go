@@ -45,13 +45,18 @@ func find(s source, ref string) (*Container, error) {
 	} else if c, err = s.identify(); err != nil {
 		return nil, err
 	}
-	if c, err = followNetwork(s, c); err != nil {
+	owner, err := followNetwork(s, c)
+	if err != nil {
 		return nil, err
 	}
 	if err = s.servicePorts(c); err != nil {
 		return nil, err
 	}
-	if err = c.usable(); err != nil {
+	noneOwner := ""
+	if owner != nil && owner.NetworkMode == "none" {
+		noneOwner = owner.Name
+	}
+	if err = c.usable(noneOwner); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -59,11 +64,11 @@ func find(s source, ref string) (*Container, error) {
 
 // followNetwork gives a container that shares another's network (network
 // mode container:<other>) that container's ports: they are the ones
-// published.
+// published. It returns the other container, or nil.
 func followNetwork(s source, c *Container) (*Container, error) {
 	other, ok := strings.CutPrefix(c.NetworkMode, "container:")
 	if !ok {
-		return c, nil
+		return nil, nil
 	}
 	a := s.attempted()
 	o, err := s.lookup(other)
@@ -80,7 +85,7 @@ func followNetwork(s source, c *Container) (*Container, error) {
 	}
 	a.note("network", true, "shares the network of container %s; its published ports are used%s", o.Name, from)
 	c.shareNetworkOf(o)
-	return c, nil
+	return o, nil
 }
 
 // Attempt records one way of finding the container and what came of it,

@@ -63,19 +63,12 @@ type Container struct {
 
 	// Swarm is set when the container is a Swarm task.
 	Swarm *SwarmTask `json:"swarm,omitempty"`
-
-	// noNetworkOf names the container whose network this one shares when
-	// that one runs with --network none.
-	noNetworkOf string
 }
 
 // shareNetworkOf makes c's network facts those of o, the container whose
 // network c shares (--network container:<o>).
 func (c *Container) shareNetworkOf(o *Container) {
 	c.Ports, c.Exposed, c.NetworkOf, c.HostNetwork, c.Networks = o.Ports, o.Exposed, o.Name, o.HostNetwork, o.Networks
-	if o.NetworkMode == "none" {
-		c.noNetworkOf = o.Name
-	}
 }
 
 // Network is one network a container is on.
@@ -231,7 +224,10 @@ func (e *notPublishedError) Error() string {
 
 // usable says why the container's bindings cannot be used, at once rather
 // than after a wait: it is not running, or its network publishes nothing.
-func (c *Container) usable() error {
+// usable says why c's bindings cannot be used, or nil. noneOwner names
+// the container whose network c shares when that one runs with --network
+// none.
+func (c *Container) usable(noneOwner string) error {
 	switch c.Status {
 	case "", "running":
 	case "paused":
@@ -244,8 +240,8 @@ func (c *Container) usable() error {
 	if c.NetworkMode == "none" && len(c.Unpublishable) == 0 {
 		return fmt.Errorf("container %s runs with --network none, where nothing is published and no port can be reached; give it a network and publish its ports with -p", c.Name)
 	}
-	if c.noNetworkOf != "" {
-		return fmt.Errorf("container %s shares the network of container %s, which runs with --network none, where nothing is published and no port can be reached; give %s a network and publish the ports on it with -p", c.Name, c.noNetworkOf, c.noNetworkOf)
+	if noneOwner != "" {
+		return fmt.Errorf("container %s shares the network of container %s, which runs with --network none, where nothing is published and no port can be reached; give %s a network and publish the ports on it with -p", c.Name, noneOwner, noneOwner)
 	}
 	if len(c.Unpublishable) == 0 {
 		return nil
