@@ -73,8 +73,8 @@ type dirFinder struct {
 	// agentStopped is when the agent said it stopped, if it did; lost,
 	// when it lost the engine, while it has not listed it again.
 	agentStopped, lost time.Time
-	starts       map[int]time.Time
-	said         map[string]bool // Debugf lines already told
+	starts             map[int]time.Time
+	said               map[string]bool // Debugf lines already told
 	// found holds each record the search has taken, by id; own is the
 	// id of this container's.
 	found map[string]*Record
