@@ -50,6 +50,9 @@ type PodInfo struct {
 	// Service is the Service whose bindings were taken (the one of the
 	// lowest port, where Services publish several); nil when none did.
 	Service *ServiceRef
+	// ReadNode reads the pod's Node; FromCluster sets it, NodeAddresses
+	// calls it at most once.
+	ReadNode func() (*Node, error)
 
 	node nodeOnce
 }
@@ -57,12 +60,11 @@ type PodInfo struct {
 // ServiceRef names a Service.
 type ServiceRef struct{ Name, Type string }
 
-// nodeOnce reads the pod's Node at most once, on first use.
+// nodeOnce is the pod's Node, read at most once, on first use.
 type nodeOnce struct {
-	once  sync.Once
-	fetch func() (*Node, error)
-	node  *Node
-	err   error
+	once sync.Once
+	node *Node
+	err  error
 }
 
 // NodeAddresses reads the addresses of the pod's node from the Node
@@ -70,11 +72,11 @@ type nodeOnce struct {
 // ClusterRole, and most templates never ask.
 func (p *PodInfo) NodeAddresses() ([]NodeAddress, error) {
 	p.node.once.Do(func() {
-		if p.node.fetch == nil {
+		if p.ReadNode == nil {
 			p.node.err = errors.New("the node's addresses are not available: the pod was not read from the Kubernetes API")
 			return
 		}
-		p.node.node, p.node.err = p.node.fetch()
+		p.node.node, p.node.err = p.ReadNode()
 	})
 	if p.node.err != nil {
 		return nil, p.node.err
@@ -312,7 +314,7 @@ func podContainer(ctx context.Context, pod *Pod, k *Kube) *Container {
 		NodeAddress: pod.Status.HostIP, HostNetwork: pod.Spec.HostNetwork, Cluster: k.Endpoint}
 	c.Pod.StatefulSet, c.Pod.Ordinal = ordinal(m)
 	if name := pod.Spec.NodeName; name != "" {
-		c.Pod.node.fetch = func() (*Node, error) { return k.Node(ctx, name) }
+		c.Pod.ReadNode = func() (*Node, error) { return k.Node(ctx, name) }
 	}
 	for _, ctr := range pod.Spec.Containers {
 		for _, cp := range ctr.Ports {
