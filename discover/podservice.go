@@ -82,7 +82,6 @@ func (p *podFinder) publish(c *Container, pod *Pod, chosen []offer, notes []stri
 		if p.opt.Infof != nil {
 			p.opt.Infof("%s", n)
 		}
-		p.note("service", true, "%s", n)
 	}
 	for _, o := range chosen {
 		for _, in := range o.svc.Status.LoadBalancer.Ingress {
