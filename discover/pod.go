@@ -191,7 +191,7 @@ const setPodName = "set POD_NAME from the downward API (env: [{name: POD_NAME, v
 
 func namedBy(method string) string {
 	if method == "hostname" {
-		return "this host's name; POD_NAME is not set"
+		return "this host's name (POD_NAME is not set)"
 	}
 	return "POD_NAME"
 }

@@ -182,8 +182,8 @@ func TestPodNotConfirmed(t *testing.T) {
 		want string
 	}{
 		{env("POD_NAME", "kafka-1"), "", `cannot tell which pod this is: pod shop/kafka-1, named by POD_NAME, is not confirmed: its address 10.244.2.8, fd00:10:244:2::8 is not an address of this process (10.244.1.17, fd00:10:244:1::11); portenv never reports another pod's values: set POD_NAME from the downward API (env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}])`},
-		{env(), "kafka-1", `cannot tell which pod this is: pod shop/kafka-1, named by this host's name; POD_NAME is not set, is not confirmed: its address 10.244.2.8, fd00:10:244:2::8 is not an address of this process (10.244.1.17, fd00:10:244:1::11); portenv never reports another pod's values: set POD_NAME from the downward API (env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}])`},
-		{env(), "kafka-5", `no pod "kafka-5" in namespace "shop" (named by this host's name; POD_NAME is not set; GET /api/v1/namespaces/shop/pods/kafka-5 answered 404); set POD_NAME from the downward API (env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}])`},
+		{env(), "kafka-1", `cannot tell which pod this is: pod shop/kafka-1, named by this host's name (POD_NAME is not set), is not confirmed: its address 10.244.2.8, fd00:10:244:2::8 is not an address of this process (10.244.1.17, fd00:10:244:1::11); portenv never reports another pod's values: set POD_NAME from the downward API (env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}])`},
+		{env(), "kafka-5", `no pod "kafka-5" in namespace "shop" (named by this host's name (POD_NAME is not set); GET /api/v1/namespaces/shop/pods/kafka-5 answered 404); set POD_NAME from the downward API (env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}])`},
 	} {
 		host := tc.host
 		_, _, err := FromCluster(testCtx(t), ClusterOptions{Kube: k, Getenv: tc.env, Hostname: func() (string, error) { return host, nil },
