@@ -285,3 +285,25 @@ func TestPodOrdinal(t *testing.T) {
 		}
 	}
 }
+
+// With hostNetwork the pod's address is the node's, which confirms it,
+// and its declared ports are on the node at their own numbers, as the API
+// sets each hostPort to its containerPort.
+func TestPodHostNetwork(t *testing.T) {
+	pod := `200 {"metadata": {"name": "edge-0", "namespace": "shop", "uid": "u-edge-0"},
+	 "spec": {"hostNetwork": true, "nodeName": "node-b", "containers": [{"name": "edge", "ports": [{"containerPort": 8443, "hostPort": 8443, "protocol": "TCP"}]}]},
+	 "status": {"hostIP": "10.0.0.12", "hostIPs": [{"ip": "10.0.0.12"}], "podIP": "10.0.0.12", "podIPs": [{"ip": "10.0.0.12"}]}}`
+	k, srv := podCluster(t, map[string]string{
+		"/api/v1/namespaces/shop/pods/edge-0": pod,
+		"/api/v1/namespaces/shop/services":    `200 {"items": []}`,
+	})
+	c, tried, err := FromCluster(testCtx(t), ClusterOptions{Kube: k, Getenv: env("POD_NAME", "edge-0"), LocalIPs: localIPs("10.0.0.12", "172.17.0.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Binding{{Port{8443, "tcp"}, "10.0.0.12", 8443}}
+	if !reflect.DeepEqual(c.Ports, want) || !c.Pod.HostNetwork || c.Pod.Service != nil || tried[0].Result != "pod shop/edge-0 has this process's address 10.0.0.12" {
+		t.Errorf("ports %+v, pod %+v, tried %+v", c.Ports, c.Pod, tried)
+	}
+	checkPaths(t, srv, "GET /api/v1/namespaces/shop/pods/edge-0", "GET /api/v1/namespaces/shop/services")
+}
