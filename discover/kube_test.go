@@ -112,11 +112,14 @@ func must(t *testing.T, err error) {
 // testdata/kube, and records each request and connection.
 type kubeServer struct {
 	*httptest.Server
-	routes map[string]string // path: "STATUS file"
+	// routes answer each path: "STATUS file", or answers in turn
+	// separated by " | ", the last one repeated.
+	routes map[string]string
 
 	mu       sync.Mutex
 	requests []string
 	conns    int
+	asked    map[string]int
 }
 
 func startKube(t *testing.T, cert tls.Certificate, routes map[string]string) *kubeServer {
@@ -139,11 +142,18 @@ func startKube(t *testing.T, cert tls.Certificate, routes map[string]string) *ku
 func (s *kubeServer) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests = append(s.requests, r.Method+" "+r.URL.RequestURI()+" | "+r.Header.Get("Authorization")+" | "+r.Header.Get("Accept"))
+	if s.asked == nil {
+		s.asked = map[string]int{}
+	}
+	n := s.asked[r.URL.Path]
+	s.asked[r.URL.Path]++
 	s.mu.Unlock()
 	route, ok := s.routes[r.URL.Path]
 	if !ok {
 		route = "404 notfound-pod.json"
 	}
+	turns := strings.Split(route, " | ")
+	route = turns[min(n, len(turns)-1)]
 	status, file, _ := strings.Cut(route, " ")
 	code := map[string]int{"200": 200, "401": 401, "403": 403, "404": 404, "503": 503}[status]
 	body := []byte(file)
@@ -242,20 +252,20 @@ func TestKubeReads(t *testing.T) {
 
 var wantPod = Pod{
 	Metadata: ObjectMeta{
-		Name: "kafka-0", Namespace: "shop",
+		Name: "kafka-0", Namespace: "shop", UID: "5d0a3c1e-8f2b-4a77-9c55-0e4b3f6a2d91",
 		Labels: map[string]string{
 			"app.kubernetes.io/name": "kafka", "apps.kubernetes.io/pod-index": "0",
 			"controller-revision-hash": "kafka-6b8d9c7f4d", "statefulset.kubernetes.io/pod-name": "kafka-0",
 		},
 		OwnerReferences: []OwnerReference{{Kind: "StatefulSet", Name: "kafka"}},
 	},
-	Spec: PodSpec{NodeName: "node-a", Containers: []PodContainer{
-		{Name: "broker", Ports: []ContainerPort{
+	Spec: PodSpec{NodeName: "node-a", Hostname: "kafka-0", Containers: []PodContainer{
+		{Name: "broker", Image: "apache/kafka:3.9.0", Ports: []ContainerPort{
 			{Name: "external", ContainerPort: 9092, HostPort: 30092, Protocol: "TCP"},
 			{Name: "internal", ContainerPort: 9093, Protocol: "TCP"},
 			{Name: "jmx", ContainerPort: 9999, HostPort: 9999, HostIP: "10.0.0.11", Protocol: "TCP"},
 		}},
-		{Name: "metrics", Ports: []ContainerPort{{Name: "statsd", ContainerPort: 9125, Protocol: "UDP"}}},
+		{Name: "metrics", Image: "prom/statsd-exporter:v0.28.0", Ports: []ContainerPort{{Name: "statsd", ContainerPort: 9125, Protocol: "UDP"}}},
 	}},
 	Status: PodStatus{
 		Phase: "Running",
@@ -266,17 +276,17 @@ var wantPod = Pod{
 
 var wantServices = ServiceList{Items: []Service{
 	{
-		Metadata: ObjectMeta{Name: "kafka-headless", Namespace: "shop", Labels: map[string]string{"app.kubernetes.io/name": "kafka"}},
+		Metadata: ObjectMeta{Name: "kafka-headless", Namespace: "shop", UID: "0b9e7c2d-1a3f-4d5e-8f6a-7b8c9d0e1f2a", Labels: map[string]string{"app.kubernetes.io/name": "kafka"}},
 		Spec: ServiceSpec{Type: "ClusterIP", Selector: map[string]string{"app.kubernetes.io/name": "kafka"},
 			Ports: []ServicePort{{Name: "internal", Port: 9093, TargetPort: IntOrString{Str: "internal"}, Protocol: "TCP"}}},
 	},
 	{
-		Metadata: ObjectMeta{Name: "kafka-external", Namespace: "shop", Labels: map[string]string{"app.kubernetes.io/name": "kafka", "exposure": "nodeport"}},
+		Metadata: ObjectMeta{Name: "kafka-external", Namespace: "shop", UID: "6c5d4e3f-2a1b-4c0d-9e8f-7a6b5c4d3e2f", Labels: map[string]string{"app.kubernetes.io/name": "kafka", "exposure": "nodeport"}},
 		Spec: ServiceSpec{Type: "NodePort", Selector: map[string]string{"app.kubernetes.io/name": "kafka", "statefulset.kubernetes.io/pod-name": "kafka-0"},
 			Ports: []ServicePort{{Name: "external", Port: 9094, TargetPort: IntOrString{Int: 9092}, NodePort: 31094, Protocol: "TCP"}}},
 	},
 	{
-		Metadata: ObjectMeta{Name: "kafka-lb", Namespace: "shop"},
+		Metadata: ObjectMeta{Name: "kafka-lb", Namespace: "shop", UID: "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"},
 		Spec: ServiceSpec{Type: "LoadBalancer", Selector: map[string]string{"app.kubernetes.io/name": "kafka"},
 			Ports: []ServicePort{
 				{Name: "client", Port: 9092, TargetPort: IntOrString{Str: "external"}, NodePort: 32092, Protocol: "TCP"},
@@ -287,14 +297,14 @@ var wantServices = ServiceList{Items: []Service{
 		}}},
 	},
 	{
-		Metadata: ObjectMeta{Name: "zookeeper", Namespace: "shop", Labels: map[string]string{"app.kubernetes.io/name": "zookeeper"}},
+		Metadata: ObjectMeta{Name: "zookeeper", Namespace: "shop", UID: "1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6", Labels: map[string]string{"app.kubernetes.io/name": "zookeeper"}},
 		Spec: ServiceSpec{Type: "ClusterIP", Selector: map[string]string{"app.kubernetes.io/name": "zookeeper"},
 			Ports: []ServicePort{{Name: "client", Port: 2181, TargetPort: IntOrString{Int: 2181}, Protocol: "TCP"}}},
 	},
 }}
 
 var wantNode = Node{
-	Metadata: ObjectMeta{Name: "node-a", Labels: map[string]string{
+	Metadata: ObjectMeta{Name: "node-a", UID: "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e", Labels: map[string]string{
 		"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
 		"kubernetes.io/hostname": "node-a", "kubernetes.io/os": "linux", "topology.kubernetes.io/zone": "eu-west-1a",
 	}},

@@ -14,6 +14,7 @@ import (
 type ObjectMeta struct {
 	Name            string            `json:"name"`
 	Namespace       string            `json:"namespace"`
+	UID             string            `json:"uid"`
 	Labels          map[string]string `json:"labels"`
 	OwnerReferences []OwnerReference  `json:"ownerReferences"`
 }
@@ -36,6 +37,7 @@ type Pod struct {
 type PodSpec struct {
 	NodeName    string         `json:"nodeName"`
 	HostNetwork bool           `json:"hostNetwork"`
+	Hostname    string         `json:"hostname"`
 	Containers  []PodContainer `json:"containers"`
 }
 
@@ -43,6 +45,7 @@ type PodSpec struct {
 // pod's containers declared a port.
 type PodContainer struct {
 	Name  string          `json:"name"`
+	Image string          `json:"image"`
 	Ports []ContainerPort `json:"ports"`
 }
 

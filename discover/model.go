@@ -4,6 +4,7 @@ package discover
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -63,6 +64,10 @@ type Container struct {
 
 	// Swarm is set when the container is a Swarm task.
 	Swarm *SwarmTask `json:"swarm,omitempty"`
+
+	// Pod is set when the container is a Kubernetes pod, read from the
+	// cluster's API (FromCluster); records never hold one.
+	Pod *PodInfo `json:"-"`
 }
 
 // shareNetworkOf makes c's network facts those of o, the container whose
@@ -118,7 +123,18 @@ func (c *Container) Published(p Port) []Binding {
 // allocators have drifted apart (Docker 20.10 after any IPv4-only
 // publication, such as -p 0.0.0.0::80). Halves on equal host ports pair
 // first, the rest in order.
+//
+// A pod's IPv6 binding on its node's IPv6 address is the twin of the IPv4
+// one on the same host port: both are the node's, in a dual-stack cluster.
 func (c *Container) IPv4Twin(b Binding) (Binding, bool) {
+	if c.Pod != nil && b.IPv6() {
+		for _, o := range c.Published(b.Port) {
+			if !o.IPv6() && o.HostPort == b.HostPort && net.ParseIP(o.HostIP) != nil {
+				return o, true
+			}
+		}
+		return Binding{}, false
+	}
 	if !b.Wildcard() || !b.IPv6() {
 		return Binding{}, false
 	}
@@ -179,6 +195,7 @@ func (c *Container) Lookup(p Port) (chosen Binding, other *Binding, err error) {
 			Container: c.Name,
 			NetworkOf: c.NetworkOf,
 			Networks:  c.userNetworks(),
+			Pod:       c.Pod != nil,
 		}
 	}
 	// Sorted IPv4 first, so bs[0] is the IPv4 binding when there is one.
@@ -202,9 +219,14 @@ type notPublishedError struct {
 	// Networks are the container's networks of its own making, which may
 	// be internal: the inspection does not tell.
 	Networks []string
+	// Pod is set when Container is a Kubernetes pod.
+	Pod bool
 }
 
 func (e *notPublishedError) Error() string {
+	if e.Pod {
+		return e.podError()
+	}
 	list := "; no port of this container is published"
 	if len(e.Published) > 0 {
 		list = "; published: " + joinPorts(e.Published)
@@ -222,11 +244,23 @@ func (e *notPublishedError) Error() string {
 	return fmt.Sprintf("port %s of container %s is not published; publish it with -p %s%s", e.Port, e.Container, p, list)
 }
 
-// usable says why the container's bindings cannot be used, at once rather
-// than after a wait: it is not running, or its network publishes nothing.
-// usable says why c's bindings cannot be used, or nil. noneOwner names
-// the container whose network c shares when that one runs with --network
-// none.
+// podError says what publishes a pod's port.
+func (e *notPublishedError) podError() string {
+	list := "; no port of this pod is published"
+	if len(e.Published) > 0 {
+		list = "; published: " + joinPorts(e.Published)
+	}
+	declared := "is not published"
+	if e.Exposed {
+		declared = "is declared but not published"
+	}
+	return fmt.Sprintf("port %s of pod %s %s: give it a hostPort, or select the pod with a NodePort or LoadBalancer Service whose targetPort is %d (or the port's name)%s", e.Port, e.Container, declared, e.Port.Num, list)
+}
+
+// usable says why c's bindings cannot be used, at once rather than after
+// a wait: it is not running, or its network publishes nothing. noneOwner
+// names the container whose network c shares when that one runs with
+// --network none.
 func (c *Container) usable(noneOwner string) error {
 	switch c.Status {
 	case "", "running":

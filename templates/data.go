@@ -5,7 +5,9 @@ package templates
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/portenv/portenv/discover"
@@ -21,6 +23,10 @@ type data struct {
 	Compose  *compose
 	Host     *host
 	Swarm    *swarm
+	// Pod, Node and Service are a Kubernetes pod's (discover.FromCluster).
+	Pod     *pod
+	Node    *node
+	Service *service
 	// Vars holds the variables portenv sets, by name.
 	Vars map[string]string
 }
@@ -148,5 +154,133 @@ func newData(c *discover.Container, info EngineInfo) *data {
 		Compose:   &compose{labels: c.Labels},
 		Host:      &host{info: li},
 		Swarm:     &swarm{task: c.Swarm, info: li},
+		Pod:       &pod{c.Pod},
+		Node:      &node{c.Pod},
+		Service:   &service{c.Pod},
 	}
+}
+
+// errNotPod is .Pod, .Node or .Service asked of a container that is not a
+// Kubernetes pod.
+func errNotPod(field string) error {
+	return fmt.Errorf("this container is not a Kubernetes pod, so %s has no value; portenv reads pods through the Kubernetes API when it runs in one (PORTENV_SOURCE=kubernetes), or take %s out of the template", field, field)
+}
+
+// pod is .Pod: the Kubernetes pod this container runs in.
+type pod struct{ p *discover.PodInfo }
+
+// Name is the pod's name.
+func (p *pod) Name() (string, error) {
+	if p.p == nil {
+		return "", errNotPod(".Pod.Name")
+	}
+	return p.p.Name, nil
+}
+
+// Namespace is the pod's namespace.
+func (p *pod) Namespace() (string, error) {
+	if p.p == nil {
+		return "", errNotPod(".Pod.Namespace")
+	}
+	return p.p.Namespace, nil
+}
+
+// Ordinal is a StatefulSet pod's ordinal: "0" for kafka-0.
+func (p *pod) Ordinal() (string, error) {
+	if p.p == nil {
+		return "", errNotPod(".Pod.Ordinal")
+	}
+	if p.p.Ordinal < 0 {
+		return "", fmt.Errorf("pod %s is not a StatefulSet's pod (named <statefulset>-<ordinal> and owned by it), so .Pod.Ordinal has no value; take it out of the template, or run the pod in a StatefulSet", p.p.Name)
+	}
+	return strconv.Itoa(p.p.Ordinal), nil
+}
+
+// node is .Node: the node the pod runs on.
+type node struct{ p *discover.PodInfo }
+
+// Name is the node's name (spec.nodeName).
+func (n *node) Name() (string, error) {
+	if n.p == nil {
+		return "", errNotPod(".Node.Name")
+	}
+	return n.p.NodeName, nil
+}
+
+// Address is the node's address as the pod's status gives it
+// (status.hostIP), with no read of the Node.
+func (n *node) Address() (string, error) {
+	if n.p == nil {
+		return "", errNotPod(".Node.Address")
+	}
+	return n.p.NodeAddress, nil
+}
+
+// ExternalIP is the node's first ExternalIP address, read from the Node.
+func (n *node) ExternalIP() (string, error) { return n.address(".Node.ExternalIP", "ExternalIP") }
+
+// ExternalDNS is the node's first ExternalDNS name, read from the Node.
+func (n *node) ExternalDNS() (string, error) { return n.address(".Node.ExternalDNS", "ExternalDNS") }
+
+// PreferredAddress is the node's address a client outside the cluster is
+// most likely to reach, read from the Node: the first of its ExternalDNS,
+// ExternalIP, InternalDNS, InternalIP and Hostname addresses, in that
+// order (as Strimzi chooses a node's address for its NodePort listeners).
+func (n *node) PreferredAddress() (string, error) {
+	return n.address(".Node.PreferredAddress", "ExternalDNS", "ExternalIP", "InternalDNS", "InternalIP", "Hostname")
+}
+
+// address is the node's first address of the first of types it has.
+func (n *node) address(field string, types ...string) (string, error) {
+	if n.p == nil {
+		return "", errNotPod(field)
+	}
+	addrs, err := n.p.NodeAddresses()
+	if err != nil {
+		return "", err
+	}
+	for _, t := range types {
+		for _, a := range addrs {
+			if a.Type == t && a.Address != "" {
+				return a.Address, nil
+			}
+		}
+	}
+	has := make([]string, len(addrs))
+	for i, a := range addrs {
+		has[i] = a.Type + " " + a.Address
+	}
+	return "", fmt.Errorf("node %s has no %s address (it has: %s), so %s has no value; use .Node.Address or .Node.PreferredAddress", n.p.NodeName, strings.Join(types, " or "), strings.Join(has, ", "), field)
+}
+
+// service is .Service: the NodePort or LoadBalancer Service that
+// publishes the pod's ports.
+type service struct{ p *discover.PodInfo }
+
+func (s *service) ref(field string) (*discover.ServiceRef, error) {
+	switch {
+	case s.p == nil:
+		return nil, errNotPod(field)
+	case s.p.Service == nil:
+		return nil, fmt.Errorf("no NodePort or LoadBalancer Service publishes a port of pod %s, so %s has no value; take it out of the template, or create a Service whose selector matches the pod's labels", s.p.Name, field)
+	}
+	return s.p.Service, nil
+}
+
+// Name is the Service's name.
+func (s *service) Name() (string, error) {
+	r, err := s.ref(".Service.Name")
+	if err != nil {
+		return "", err
+	}
+	return r.Name, nil
+}
+
+// Type is the Service's type: NodePort or LoadBalancer.
+func (s *service) Type() (string, error) {
+	r, err := s.ref(".Service.Type")
+	if err != nil {
+		return "", err
+	}
+	return r.Type, nil
 }

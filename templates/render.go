@@ -305,7 +305,7 @@ func cleanTemplateError(err error) error {
 	}
 	switch {
 	case strings.HasPrefix(what, "can't evaluate field "):
-		return errors.New(at + ": no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)")
+		return errors.New(at + ": no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm, .Pod, .Node, .Service and .Vars (docs/reference.md#templates lists their fields)")
 	case strings.HasPrefix(what, "wrong number of args for "):
 		name, _, _ := strings.Cut(strings.TrimPrefix(what, "wrong number of args for "), ":")
 		if ex, ok := funcExamples[name]; ok {

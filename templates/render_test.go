@@ -141,8 +141,8 @@ func TestValueErrors(t *testing.T) {
 	for text, want := range map[string]string{
 		`{{port "9093"}}`:  "port 9093/tcp of container kafka-1 is not published; publish it with -p 9093; published: 9092/tcp, 53/udp",
 		`{{port "x"}}`:     `--set N: "x" is not a container port; write it as 9092 or 53/udp, as in {{port "9092"}}`,
-		`{{.Nope}}`:        `--set N: template: N:1:2: at <.Nope>: no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)`,
-		`{{.Container.X}}`: `--set N: template: N:1:12: at <.Container.X>: no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm and .Vars (see the README's Templates section)`,
+		`{{.Nope}}`:        `--set N: template: N:1:2: at <.Nope>: no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm, .Pod, .Node, .Service and .Vars (docs/reference.md#templates lists their fields)`,
+		`{{.Container.X}}`: `--set N: template: N:1:12: at <.Container.X>: no such field; the data is .Container, .Ports, .Networks, .Compose, .Host, .Swarm, .Pod, .Node, .Service and .Vars (docs/reference.md#templates lists their fields)`,
 	} {
 		_, err := value(r, "--set N", "N", text)
 		if err == nil || (err.Error() != want && err.Error() != "--set N: "+want) {

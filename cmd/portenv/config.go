@@ -36,6 +36,7 @@ type settings struct {
 	HostIP    string `split_words:"true"`
 	Delims    string
 	From      string
+	Source    string `default:"auto"`
 	LogLevel  string `split_words:"true" default:"info"`
 }
 
@@ -50,7 +51,7 @@ type config struct {
 }
 
 func (c *config) target() target {
-	return target{container: c.Container, from: c.From, timeout: c.Timeout}
+	return target{container: c.Container, from: c.From, source: c.Source, timeout: c.Timeout}
 }
 
 // output is one thing a run writes: the variables in a format, or a
@@ -130,6 +131,7 @@ func (c *config) parseFlags(args []string, s *settings, help io.Writer) (*flagge
 	fs.StringVar(&s.HostIP, "host-ip", s.HostIP, "the `IP` to report for bindings on 0.0.0.0 / :: (PORTENV_HOST_IP)")
 	fs.StringVar(&s.Delims, "delims", s.Delims, "`LEFT,RIGHT` delimiters of --set and --template templates instead of {{,}}, such as '[[,]]' where Swarm would expand {{ }} (PORTENV_DELIMS)")
 	fs.StringVar(&s.From, "from", s.From, "read this container's bindings from `DIR`, where portenv agent writes them, instead of asking the engine: no socket needed (PORTENV_FROM)")
+	fs.StringVar(&s.Source, "source", s.Source, "where to read this container: `auto`, docker (the engine) or kubernetes (the cluster's API, in a pod); auto takes docker where DOCKER_HOST is set or the socket exists, else kubernetes in a pod (PORTENV_SOURCE)")
 	fs.BoolVar(&quiet, "q", false, "log errors only (PORTENV_LOG_LEVEL=error)")
 	fs.BoolVar(&verbose, "v", false, "log how the container was found and what was set (PORTENV_LOG_LEVEL=debug)")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
@@ -164,6 +166,9 @@ func (c *config) check(s *settings, from func(flagName, variable string) string)
 		return usagef("%s%q: use one of %s", from("format", "FORMAT"), s.Format, strings.Join(formats, ", "))
 	}
 	if err := checkTimeout(s.Timeout, from("timeout", "TIMEOUT")); err != nil {
+		return err
+	}
+	if err := checkSource(s.Source, s.From, from); err != nil {
 		return err
 	}
 	if !vars.ValidName(s.Prefix + "PORT_1") {
@@ -406,6 +411,9 @@ Flags (each has the PORTENV_ variable named beside it; the flag wins):
 	fmt.Fprint(w, `
 Only PORTENV_ variables configure portenv. The engine is found as the Docker client
 finds it: DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, DOCKER_API_VERSION.
+In a Kubernetes pod without either, the cluster's API is read as the pod's service
+account: the pod named by POD_NAME (or the hostname), its hostPorts and the NodePort
+and LoadBalancer Services that select it.
 Exit codes: 0 success, 1 discovery or output failed, 2 usage error,
 126 COMMAND not executable, 127 COMMAND not found.
 `)

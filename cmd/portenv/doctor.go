@@ -29,7 +29,10 @@ func doctor(args []string, env environ, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "portenv:", err)
 		return exitUsage
 	}
+	src, why := cfg.target().sourceOf(env)
 	switch h := env.get("DOCKER_HOST"); {
+	case src == sourceKubernetes:
+		// Printed once the service account is read: it names the namespace.
 	case cfg.From != "":
 		fmt.Fprintf(stdout, "Records: %s (--from: written by portenv agent; the engine is not asked)\n", cfg.From)
 	case h != "":
@@ -41,6 +44,9 @@ func doctor(args []string, env environ, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 	defer cancel()
 	s, err := prepare(ctx, cfg, env, notes)
+	if src == sourceKubernetes {
+		fmt.Fprintln(stdout, clusterLine(s, env, why))
+	}
 	// One request a run does not send; a proxy that refuses it changes
 	// nothing else, so its refusal is not reported.
 	rootless := false
@@ -85,7 +91,9 @@ func report(w io.Writer, s *session, rootless bool, notes []string) {
 		}
 		fmt.Fprintf(w, "  %s %-13s %s\n", mark, a.Method, a.Result)
 	}
-	if c := s.container; c != nil {
+	if c := s.container; c != nil && c.Pod != nil {
+		reportPod(w, c)
+	} else if c != nil {
 		fmt.Fprintf(w, "Container: %s (id %s, hostname %s, image %s, network %s)\n", c.Name, c.ShortID(), c.Hostname, c.Image, c.NetworkMode)
 		if r := s.record; r != nil {
 			host := r.Host.Name
@@ -133,9 +141,27 @@ func reportPorts(w io.Writer, c *discover.Container) {
 			unpublished = append(unpublished, p.String())
 		}
 	}
-	if len(unpublished) > 0 && !c.HostNetwork {
+	switch {
+	case len(unpublished) == 0 || c.HostNetwork:
+	case c.Pod != nil:
+		fmt.Fprintf(w, "Declared but not published (no variable; give it a hostPort, or a NodePort or LoadBalancer Service): %s\n", strings.Join(unpublished, ", "))
+	default:
 		fmt.Fprintf(w, "Exposed but not published (no variable; publish with -p): %s\n", strings.Join(unpublished, ", "))
 	}
+}
+
+// reportPod presents a pod read from the cluster's API, and its ports.
+func reportPod(w io.Writer, c *discover.Container) {
+	p := c.Pod
+	fmt.Fprintf(w, "Pod: %s/%s (uid %s, node %s at %s", p.Namespace, p.Name, c.ID, p.NodeName, p.NodeAddress)
+	if p.HostNetwork {
+		fmt.Fprint(w, ", hostNetwork")
+	}
+	fmt.Fprintln(w, ")")
+	if p.Service != nil {
+		fmt.Fprintf(w, "Service: %s (%s)\n", p.Service.Name, p.Service.Type)
+	}
+	reportPorts(w, c)
 }
 
 // checkOutputs checks, without writing, that every file a run would write

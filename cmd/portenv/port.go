@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -140,7 +139,7 @@ func dockerShim(args []string, env environ, stdout, stderr io.Writer) int {
 	// finds itself, whatever other container may carry that name: a start
 	// script's `docker port "$(hostname)"` means this one. Any other
 	// reference is looked up as --container looks it up.
-	if host, err := os.Hostname(); err != nil || ref != host {
+	if host, err := where.hostname(); err != nil || ref != host {
 		t.container = ref
 	}
 	log := newLogger(stderr, level)
@@ -227,6 +226,7 @@ func portTarget(env environ) (target, string, error) {
 	var ps struct {
 		Container string
 		From      string
+		Source    string        `default:"auto"`
 		Timeout   time.Duration `default:"10s"`
 		LogLevel  string        `split_words:"true" default:"info"`
 	}
@@ -240,7 +240,10 @@ func portTarget(env environ) (target, string, error) {
 	if err := checkTimeout(ps.Timeout, "PORTENV_TIMEOUT="); err != nil {
 		return target{}, "", err
 	}
-	return target{container: ps.Container, from: ps.From, timeout: ps.Timeout}, level, nil
+	if err := checkSource(ps.Source, ps.From, func(_, v string) string { return "PORTENV_" + v + "=" }); err != nil {
+		return target{}, "", err
+	}
+	return target{container: ps.Container, from: ps.From, source: ps.Source, timeout: ps.Timeout}, level, nil
 }
 
 // portLines are c's bindings as docker port prints them: "9092/tcp ->

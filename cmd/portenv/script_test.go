@@ -18,9 +18,15 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"portenv": func() { os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr)) },
+		"portenv": func() {
+			usePodFixtures()
+			os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+		},
 		// The program name alone makes main answer as docker.
-		"docker": main,
+		"docker": func() {
+			usePodFixtures()
+			main()
+		},
 	})
 }
 
@@ -36,10 +42,12 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":         exits,
-			"engine":        engine,
-			"requests":      requests,
-			"silent-engine": silentEngine,
+			"exits":            exits,
+			"engine":           engine,
+			"requests":         requests,
+			"silent-engine":    silentEngine,
+			"cluster":          cluster,
+			"cluster-requests": clusterRequests,
 		},
 	})
 }

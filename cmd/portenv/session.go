@@ -21,6 +21,7 @@ import (
 // disagree.
 type session struct {
 	engine    *discover.Engine // nil when it could not be reached, or with --from
+	kube      *discover.Kube   // the cluster's API, when it is the source
 	record    *discover.Record // with --from, this container's record once found
 	tried     []discover.Attempt
 	container *discover.Container
@@ -48,6 +49,7 @@ type logSink interface {
 type target struct {
 	container string // --container, or "" for this container
 	from      string // --from: the agent's directory, or "" for the engine
+	source    string // PORTENV_SOURCE: auto, docker or kubernetes
 	timeout   time.Duration
 }
 
@@ -66,15 +68,19 @@ func prepare(ctx context.Context, cfg *config, env environ, log logSink) (*sessi
 	return s, s.compute(cfg, cfg.outputs, env, log)
 }
 
-// find finds the container, through the engine or in the records of
-// portenv agent, within ctx. close ends the session's connection.
+// find finds the container, through the engine, the cluster's API or in
+// the records of portenv agent, within ctx. close ends the session's connection.
 func find(ctx context.Context, t target, env environ, log logSink) (*session, error) {
 	s := &session{close: func() {}}
 	var c *discover.Container
 	var err error
-	if t.from != "" {
+	switch src, why := t.sourceOf(env); src {
+	case "records":
 		c, err = s.fromDir(ctx, t, log)
-	} else {
+	case sourceKubernetes:
+		log.Debugf("reading the Kubernetes API (%s)", why)
+		c, err = s.fromCluster(ctx, t, env, log)
+	default:
 		c, err = s.fromEngine(ctx, t, env, log)
 	}
 	for _, a := range s.tried {
