@@ -20,6 +20,12 @@ apt_private() {
     -o Dir::Cache="$cache/apt/cache" -o Acquire::Check-Valid-Until=false "$@"
 }
 
+apt_private_cache() {
+  apt-cache -o Dir::Etc::SourceList="$cache/apt/sources.list" -o Dir::Etc::SourceParts=/nonexistent \
+    -o Dir::State::Lists="$cache/apt/lists" -o Dir::State::status="$cache/apt/status" \
+    -o Dir::Cache="$cache/apt/cache" "$@"
+}
+
 apt_setup() {
   local archive
   archive=${DEBIAN_MIRROR:-$(debian_mirror "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" | head -n1)}
@@ -30,19 +36,19 @@ apt_setup() {
     "$archive" sid "$archive" bookworm >"$cache/apt/sources.list"
 }
 
-# deb_version PKG SUITE: the version SUITE serves.
+# deb_version PKG SUITE: the version SUITE serves, from the list that
+# debs_fetch asks apt-cache for once (each call reads all the lists again).
 deb_version() {
-  apt-cache -o Dir::Etc::SourceList="$cache/apt/sources.list" -o Dir::Etc::SourceParts=/nonexistent \
-    -o Dir::State::Lists="$cache/apt/lists" -o Dir::State::status="$cache/apt/status" \
-    -o Dir::Cache="$cache/apt/cache" madison "$1" |
-    awk -F' *[|] *' -v s=" $2/main " '(" " $3 " ") ~ s { print $2; exit }'
+  awk -F' *[|] *' -v p="$1" -v s=" $2/main " '$1 ~ "^ *" p "$" && (" " $3 " ") ~ s { print $2; exit }' "$cache/apt/madison"
 }
 
 debs_download() { (cd "$cache/debs" && apt_private download "$@"); }
 
 # debs_fetch: the packages at the pinned upstream versions, unpacked into root/.
 debs_fetch() {
-  local d pkg suite want got pins=() stamp
+  local d pkg suite want got pins=() stamp names=()
+  for d in "${debs[@]}"; do names+=("${d%% *}"); done
+  apt_private_cache madison "${names[@]}" >"$cache/apt/madison"
   for d in "${debs[@]}"; do
     read -r pkg suite want <<<"$d"
     got=$(deb_version "$pkg" "$suite")
@@ -126,16 +132,22 @@ helpers_build() {
   (cd "$repo" && CGO_ENABLED=0 "$go" build -trimpath -ldflags "-s -w" -o "$cache/helpers/" ./internal/k8sci/pause ./internal/k8sci/podself)
 }
 
-# archive_from_dir NAME DIR OUT: a docker-archive of one layer holding DIR,
-# tagged NAME. Reproducible: same DIR, same image ID.
+# archive_from_dir NAME DIR OUT [CMD...]: a docker-archive of one layer
+# holding DIR, tagged NAME, CMD its command (an image without one runs
+# only with a command in the pod's spec). Reproducible: same DIR, same ID.
 archive_from_dir() {
-  local name=$1 dir=$2 out=$3 tmp layer_sha config_sha diff
+  local name=$1 dir=$2 out=$3 tmp layer_sha config_sha diff cmd= a
+  shift 3
+  for a in "$@"; do
+    a=${a//\\/\\\\}
+    cmd+=${cmd:+,}\"${a//\"/\\\"}\"
+  done
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/k8s-image.XXXXXX")
   tar -C "$dir" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$tmp/layer.tar" .
   layer_sha=$(sha256sum "$tmp/layer.tar" | cut -d' ' -f1)
   diff="sha256:$layer_sha"
-  printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":["%s"]},"history":[{"created_by":"portenv .ci/k8s.sh"}]}' \
-    "$diff" >"$tmp/config"
+  printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":[%s]},"rootfs":{"type":"layers","diff_ids":["%s"]},"history":[{"created_by":"portenv .ci/k8s.sh"}]}' \
+    "$cmd" "$diff" >"$tmp/config"
   config_sha=$(sha256sum "$tmp/config" | cut -d' ' -f1)
   mv "$tmp/config" "$tmp/$config_sha.json"
   mkdir "$tmp/$layer_sha"
@@ -150,7 +162,7 @@ images_make() {
   mkdir -p "$cache/images"
   r=$(mktemp -d "${TMPDIR:-/tmp}/k8s-root.XXXXXX")
   install -D -m 755 "$cache/helpers/pause" "$r/pause"
-  archive_from_dir "$pause_image" "$r" "$cache/images/pause.tar"
+  archive_from_dir "$pause_image" "$r" "$cache/images/pause.tar" /pause
   rm -rf "$r"
   r=$(mktemp -d "${TMPDIR:-/tmp}/k8s-root.XXXXXX")
   mkdir -p "$r/bin" "$r/tmp" "$r/etc"
@@ -161,7 +173,7 @@ images_make() {
   echo 'root:x:0:0:root:/:/bin/sh' >"$r/etc/passwd"
   echo 'root:x:0:' >"$r/etc/group"
   chmod 1777 "$r/tmp"
-  archive_from_dir "$test_image" "$r" "$cache/images/busybox.tar"
+  archive_from_dir "$test_image" "$r" "$cache/images/busybox.tar" /bin/sh
   rm -rf "$r"
 }
 
@@ -174,5 +186,5 @@ build() {
   go_build
   step "helpers pause and podself (go build)" helpers_build
   step "images $pause_image and $test_image (docker-archive)" images_make
-  log "build done in $(since "$t0"): $(du -sh "$cache" | cut -f1) in $cache"
+  log "build done in $(since "$t0") in $cache"
 }

@@ -13,7 +13,7 @@
 node_name=node
 cgroup_root=portenv-k8s
 hidden_dirs=(/var/lib/kubelet /var/lib/cni /var/log/containers /run/containerd)
-global_sysctls=(vm.overcommit_memory kernel.panic kernel.panic_on_oops)
+global_sysctls=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 daemons=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
 pki=$state/pki
@@ -68,7 +68,6 @@ cgroups_make() {
   local c
   for c in /sys/fs/cgroup/*/; do
     c=${c%/}
-    case ${c##*/} in unified | systemd) continue ;; esac
     mkdir -p "$c/$cgroup_root"
     if [ -f "$c/cpuset.cpus" ]; then
       cat "$c/cpuset.cpus" >"$c/$cgroup_root/cpuset.cpus"
@@ -180,7 +179,7 @@ EOF
   "name": "portenv-k8s",
   "plugins": [
     {"type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$pod_cidr", "gateway": "$node_ip"}]], "dataDir": "$state/cni-ipam"}},
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$pod_cidr", "gateway": "$node_ip"}]], "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$state/cni-ipam"}},
     {"type": "portmap", "capabilities": {"portMappings": true}},
     {"type": "firewall"}
   ]
@@ -255,6 +254,8 @@ start() {
   setsid nsenter --net="/run/netns/$ns" --mount="$state/ns/mnt" -- /bin/sh -c 'echo $$ >"$1"; shift; exec "$@"' \
     sh "$state/pids/$1" env -i PATH="$cache/root/usr/bin:$cache/root/usr/sbin:/usr/sbin:/usr/bin:/sbin:/bin" HOME=/root $(args_of "$1") \
     >"$state/logs/$1.log" 2>&1 </dev/null 9>&- &
+  # Killed at down by pid, not as this shell's job.
+  disown $!
 }
 
 # alive DAEMON: its process is there and not a zombie.
@@ -308,15 +309,17 @@ image_ref() {
   echo "$n"
 }
 
-# load_image NAME DIR|TAR: the image into the cluster's containerd; a
-# directory becomes a one-layer image named NAME, a tar must carry NAME.
+# load_image NAME DIR|TAR [CMD...]: the image into the cluster's
+# containerd; a directory becomes a one-layer image named NAME (CMD its
+# command), a tar must carry NAME.
 load_image() {
   local name=$1 src=$2 tar ref
+  shift 2
   [ -S "$ctr_sock" ] || die "image: the cluster is not up (no $ctr_sock); start it with: bash .ci/k8s.sh up"
   tar=$src
   if [ -d "$src" ]; then
     tar=$(mktemp "${TMPDIR:-/tmp}/k8s-image.XXXXXX.tar")
-    archive_from_dir "$name" "$src" "$tar"
+    archive_from_dir "$name" "$src" "$tar" "$@"
   fi
   [ -f "$tar" ] || die "image: $src is neither a directory nor a docker-archive tar"
   ctr_ images import "$tar" >/dev/null || die "image: ctr images import $src failed (is it a docker-archive tar?)"
@@ -324,6 +327,11 @@ load_image() {
   ref=$(image_ref "$name")
   ctr_ images ls -q "name==$ref" | grep -qx "$ref" || die "image: $src loaded, but it holds no image named $name ($ref)"
   log "image $ref loaded"
+}
+
+images_load() {
+  load_image "$pause_image" "$cache/images/pause.tar"
+  load_image "$test_image" "$cache/images/busybox.tar"
 }
 
 # ---- up and down ---------------------------------------------------------------
@@ -346,7 +354,7 @@ up() {
   start etcd
   start kube-apiserver
   wait_for "answer from containerd" 30 ctr_ version
-  step "images $pause_image and $test_image loaded" ctr_ images import "$cache/images/pause.tar" "$cache/images/busybox.tar"
+  step "images $pause_image and $test_image loaded" images_load
   wait_for "etcd health" 30 etcd_healthy
   wait_for "kube-apiserver /readyz" 60 api_ready
   log "containerd, etcd, kube-apiserver ready ($(since "$t0"))"

@@ -11,9 +11,11 @@
 #   bash .ci/k8s.sh down                stop it, remove every trace
 #   bash .ci/k8s.sh run -- CMD...       build, up, CMD in the namespace, down;
 #                                       exit with CMD's status
-#   bash .ci/k8s.sh image NAME DIR|TAR  load an image into the cluster: a
+#   bash .ci/k8s.sh image NAME DIR|TAR [CMD...]
+#                                       load an image into the cluster: a
 #                                       docker-archive tar, or one made of
-#                                       the root directory DIR (one layer)
+#                                       the root directory DIR (one layer,
+#                                       CMD its command)
 #   bash .ci/k8s.sh env                 print what run sets, as shell
 #
 # The cluster: one node named "node" at 10.213.0.1 (on the pod bridge,
@@ -84,7 +86,10 @@ step() {
   t0=$(now)
   steplog=$(mktemp "${TMPDIR:-/tmp}/k8s-step.XXXXXX")
   rc=0
-  "$@" >"$steplog" 2>&1 || rc=$?
+  # In the background, so that set -e holds inside CMD (a function called
+  # where its status is tested runs without it).
+  "$@" >"$steplog" 2>&1 &
+  wait $! || rc=$?
   if [ $rc = 0 ]; then
     log "$what ($(since "$t0"))"
     rm -f "$steplog"
@@ -150,8 +155,8 @@ up) with_lock up ;;
 down) with_lock down ;;
 run) with_lock run "$@" || exit $? ;;
 image)
-  [ $# = 2 ] || usage
-  load_image "$1" "$2"
+  [ $# -ge 2 ] || usage
+  load_image "$@"
   ;;
 env) env_of | sed 's/^\([^=]*\)=\(.*\)$/export \1='"'"'\2'"'"'/' ;;
 *) usage ;;
