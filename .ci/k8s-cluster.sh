@@ -340,6 +340,10 @@ up() {
   local t0 d
   t0=$(now)
   [ -x "$cache/bin/kubelet" ] && [ -f "$cache/images/busybox.tar" ] || die "not built; run: bash .ci/k8s.sh build"
+  if [ -d "$state" ] && alive kube-apiserver && alive kubelet && node_ready >/dev/null 2>&1; then
+    log "already up: API https://$node_ip:6443, KUBECONFIG=$pki/admin.kubeconfig"
+    return 0
+  fi
   if [ -d "$state" ] || netns_exists; then
     log "what an earlier run left is removed first"
     down
@@ -369,13 +373,17 @@ up() {
 # mine: pids of the processes in the cluster's namespaces, and all they
 # started (the containers, in namespaces of their own, are children of shims).
 mine() {
-  local netns=none mntns=none p pp n m
+  local netns=none mntns=none p pp n m line
   [ -e "/run/netns/$ns" ] && netns="net:[$(stat -L -c %i "/run/netns/$ns")]"
   [ -e "$state/ns/mnt" ] && mntns="mnt:[$(stat -L -c %i "$state/ns/mnt" 2>/dev/null)]"
   declare -A parent=() in=()
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
-    pp=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f2) || continue
+    # No command per process: there are hundreds.
+    read -r line 2>/dev/null <"/proc/$p/stat" || continue
+    line=${line##*) }
+    pp=${line#* }
+    pp=${pp%% *}
     [ -n "$pp" ] || continue
     parent[$p]=$pp
     n=$(readlink "/proc/$p/ns/net" 2>/dev/null) || continue

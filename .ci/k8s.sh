@@ -9,8 +9,9 @@
 #   bash .ci/k8s.sh build               build and fetch everything (cached)
 #   bash .ci/k8s.sh up                  start the cluster, wait until usable
 #   bash .ci/k8s.sh down                stop it, remove every trace
-#   bash .ci/k8s.sh run -- CMD...       build, up, CMD in the namespace, down;
-#                                       exit with CMD's status
+#   bash .ci/k8s.sh run -- CMD...       build, up, CMD in the namespace, down
+#                                       (unless it was up before); exit with
+#                                       CMD's status
 #   bash .ci/k8s.sh image NAME DIR|TAR [CMD...]
 #                                       load an image into the cluster: a
 #                                       docker-archive tar, or one made of
@@ -123,17 +124,22 @@ env_of() {
 run() {
   [ "${1:-}" = -- ] && shift
   [ $# -gt 0 ] || usage
-  local vars=() rc=0 t0
+  local vars=() rc=0 t0 was_up=0
   build
-  trap 'down' EXIT
+  [ -d "$state" ] && alive kube-apiserver && was_up=1
+  [ $was_up = 1 ] || trap 'down' EXIT
   up
   mapfile -t vars < <(env_of)
   t0=$(now)
   log "run: $*"
   nsenter --net="/run/netns/$ns" -- env "${vars[@]}" "$@" 9>&- || rc=$?
   log "run: exit $rc after $(since "$t0")"
-  trap - EXIT
-  down
+  if [ $was_up = 1 ]; then
+    log "left up, as it was before"
+  else
+    trap - EXIT
+    down
+  fi
   return $rc
 }
 

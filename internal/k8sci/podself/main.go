@@ -20,7 +20,7 @@ import (
 const saDir = "/var/run/secrets/kubernetes.io/serviceaccount/"
 
 func main() {
-	body, err := get(os.Args[1:])
+	body, err := get(saDir, os.Getenv, os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "podself:", err)
 		os.Exit(1)
@@ -29,28 +29,30 @@ func main() {
 	fmt.Println()
 }
 
-func get(args []string) ([]byte, error) {
-	token, err := os.ReadFile(saDir + "token")
+// get reads the service account's files from dir (ending in "/") and the
+// API's address from the environment that getenv reads.
+func get(dir string, getenv func(string) string, args []string) ([]byte, error) {
+	token, err := os.ReadFile(dir + "token")
 	if err != nil {
 		return nil, fmt.Errorf("no service account token (automountServiceAccountToken off?): %v", err)
 	}
-	ns, err := os.ReadFile(saDir + "namespace")
+	ns, err := os.ReadFile(dir + "namespace")
 	if err != nil {
 		return nil, fmt.Errorf("no service account namespace: %v", err)
 	}
-	caPEM, err := os.ReadFile(saDir + "ca.crt")
+	caPEM, err := os.ReadFile(dir + "ca.crt")
 	if err != nil {
 		return nil, fmt.Errorf("no service account CA: %v", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("%sca.crt holds no PEM certificate", saDir)
+		return nil, fmt.Errorf("%sca.crt holds no PEM certificate", dir)
 	}
-	host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
+	host, port := getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT")
 	if host == "" || port == "" {
 		return nil, fmt.Errorf("KUBERNETES_SERVICE_HOST or _PORT not set: not in a pod?")
 	}
-	path := "namespaces/NS/pods/" + os.Getenv("HOSTNAME")
+	path := "namespaces/NS/pods/" + getenv("HOSTNAME")
 	if len(args) > 0 {
 		path = args[0]
 	}
