@@ -127,12 +127,20 @@ run() {
   local vars=() rc=0 t0 was_up=0
   build
   [ -d "$state" ] && alive kube-apiserver && was_up=1
+  # A signal ends the script through exit, so that down runs.
   [ $was_up = 1 ] || trap 'down' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   up
   mapfile -t vars < <(env_of)
   t0=$(now)
   log "run: $*"
-  nsenter --net="/run/netns/$ns" -- env "${vars[@]}" "$@" 9>&- || rc=$?
+  # In the background, so that a signal to this script is handled at once
+  # (down then ends CMD with the rest of the namespace), with this
+  # script's stdin all the same.
+  exec {stdin}<&0
+  nsenter --net="/run/netns/$ns" -- env "${vars[@]}" "$@" <&"$stdin" 9>&- &
+  wait $! || rc=$?
   log "run: exit $rc after $(since "$t0")"
   if [ $was_up = 1 ]; then
     log "left up, as it was before"
