@@ -148,9 +148,16 @@ pki_make() {
 # ---- configurations -------------------------------------------------------------
 
 configs_write() {
-  local root=$cache/root c=$state/conf
-  mkdir -p "$c" "$state/cni" "$state/pod-logs" "$state/volume-plugins" "$state/flex" "$state/containerd"
-  cat >"$c/containerd.toml" <<EOF
+  mkdir -p "$state/conf" "$state/cni" "$state/pod-logs" "$state/volume-plugins" "$state/flex" "$state/containerd"
+  containerd_config >"$state/conf/containerd.toml"
+  cni_config >"$state/cni/10-portenv-k8s.conflist"
+  kubelet_config >"$state/conf/kubelet.yaml"
+  proxy_config >"$state/conf/kube-proxy.yaml"
+}
+
+containerd_config() {
+  local root=$cache/root
+  cat <<EOF
 version = 3
 root = "$state/containerd/root"
 state = "$state/containerd/state"
@@ -173,7 +180,13 @@ state = "$state/containerd/state"
   bin_dirs = ["$root/usr/lib/cni"]
   conf_dir = "$state/cni"
 EOF
-  cat >"$state/cni/10-portenv-k8s.conflist" <<EOF
+}
+
+# cni_config: the bridge that namespaces made, pods' addresses from its
+# range, hostPorts (portmap), and the firewall plugin's rules that let
+# forwarded pod traffic through.
+cni_config() {
+  cat <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "portenv-k8s",
@@ -185,7 +198,10 @@ EOF
   ]
 }
 EOF
-  cat >"$c/kubelet.yaml" <<EOF
+}
+
+kubelet_config() {
+  cat <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $node_ip
@@ -211,7 +227,12 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 syncFrequency: 10s
 EOF
-  cat >"$c/kube-proxy.yaml" <<EOF
+}
+
+# proxy_config: NodePorts on 127.0.0.1 and the node's address only;
+# conntrack settings of zero leave the kernel's as they are.
+proxy_config() {
+  cat <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $pki/kube-proxy.kubeconfig}
