@@ -229,7 +229,7 @@ mismatch=$(awk '
 	NR == FNR { split($0, kv, "="); vars[kv[1]] = kv[2]; next }
 	{   # 9092/tcp -> 0.0.0.0:32769, 53/udp -> 127.0.0.1:32770, 9092/tcp -> [::]:32769
 		split($1, pp, "/"); hostport = $3; sub(/.*:/, "", hostport); ip = $3; sub(/:[0-9]+$/, "", ip)
-		if (ip ~ /^\[/) next
+		if (ip ~ /:/) next  # IPv6: [::] (CLI 23 and later) or :: (CLI 20.10)
 		suffix = (pp[2] == "tcp") ? "" : "_" toupper(pp[2])
 		name = "HOST_PORT_" pp[1] suffix; seen[name] = 1
 		if (vars[name] != hostport) print name "=" vars[name] " but docker port says " $0
