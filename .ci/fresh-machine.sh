@@ -229,15 +229,14 @@ delete)
   log "disk deleted; the base root stays in $base"
   ;;
 --new | --)
+  prepare
   if [ "$1" = --new ]; then
     shift
     stop quiet
-    prepare
     new_disk
   fi
   [ "${1:-}" = -- ] && shift
   [ $# -gt 0 ] || die "no command; e.g. bash .ci/fresh-machine.sh -- bash try.sh"
-  prepare
   run "$@" || exit $?
   ;;
 *)
