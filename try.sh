@@ -5,7 +5,11 @@
 #   1. a Docker engine: the one that answers, or Debian's docker.io,
 #      installed and started where none answers (it says so, and how to
 #      undo it);
-#   2. the image portenv, built from the repository's Dockerfile;
+#   2. the image portenv, built from the repository's Dockerfile; its
+#      base, where the engine does not have it, assembled without a
+#      registry from Go of the version its tag names: this machine's, or
+#      the Go module proxy's (as root, it installs curl, unzip and
+#      busybox-static for that, and says how to undo it);
 #   3. a container published with -p 9092 -p 127.0.0.1::53/udp and the
 #      engine's socket, portenv as its entrypoint: the variables portenv
 #      gave the program it ran, beside `docker port` for the same container;
@@ -110,27 +114,46 @@ if ! command -v docker >/dev/null 2>&1 || ! engine_answers; then
 	fi
 	command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 || install=1
 	start_engine=1
-	steps=$((steps + install + start_engine))
 fi
+pkgs=()
+[ "$install" = 1 ] && pkgs+=(docker.io)
+# The build image is assembled where the engine does not have it, from Go
+# of the version its tag names: this machine's, else Go from the module
+# proxy (.ci/go-install.sh), which takes curl and unzip; the image's shell
+# is Debian's static busybox. No registry is needed. Only root installs
+# them; other users' engines pull the image instead.
+go_image=$(sed -n 's/^ARG[[:space:]]\{1,\}GO_IMAGE=//p' Dockerfile | head -n1)
+image_go=$(printf '%s\n' "${go_image##*:}" | sed -n 's/^\([0-9]\{1,\}\.[0-9]\{1,\}\).*/\1/p')
+if [ "$(id -u)" = 0 ] && { [ "$start_engine" = 1 ] || ! docker image inspect "$go_image" >/dev/null 2>&1; }; then
+	if ! GOTOOLCHAIN=local go env GOVERSION 2>/dev/null | grep -q "^go$image_go\(\.\|$\)"; then
+		command -v curl >/dev/null 2>&1 || pkgs+=(curl)
+		command -v unzip >/dev/null 2>&1 || pkgs+=(unzip)
+	fi
+	dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q ' installed$' || pkgs+=(busybox-static)
+fi
+[ ${#pkgs[@]} = 0 ] || steps=$((steps + 1))
+steps=$((steps + start_engine))
 
 say "portenv, shown on this machine; each step says what it does and how long it took"
 begin "looking for a Docker engine"
 if [ "$start_engine" = 0 ]; then
 	end "$(docker version --format 'Docker {{.Server.Version}} (API {{.Server.APIVersion}})') answers; nothing to install"
+elif [ "$install" = 1 ]; then
+	end "none answers ($why), and none is installed"
 else
-	if [ "$install" = 1 ]; then
-		end "none answers ($why), and none is installed"
-		begin "installing Debian's docker.io (undo: apt-get purge docker.io)"
-		apt-get update -qq >"$tmp/apt.log" 2>&1 || fail "apt-get update failed" "$tmp/apt.log"
-		apt-get install -y -qq docker.io >>"$tmp/apt.log" 2>&1 || fail "apt-get install docker.io failed" "$tmp/apt.log"
-		# Where the CLI is a package of its own (docker-cli), docker.io may
-		# only recommend it.
-		command -v docker >/dev/null 2>&1 || apt-get install -y -qq docker-cli >>"$tmp/apt.log" 2>&1 ||
-			fail "apt-get install docker-cli failed" "$tmp/apt.log"
-		end "$(dpkg-query -W -f '${Package} ${Version}' docker.io)"
-	else
-		end "dockerd is installed but does not answer ($why)"
-	fi
+	end "dockerd is installed but does not answer ($why)"
+fi
+if [ ${#pkgs[@]} != 0 ]; then
+	begin "installing Debian's ${pkgs[*]} (undo: apt-get purge ${pkgs[*]})"
+	apt-get update -qq >"$tmp/apt.log" 2>&1 || fail "apt-get update failed" "$tmp/apt.log"
+	apt-get install -y -qq "${pkgs[@]}" >>"$tmp/apt.log" 2>&1 || fail "apt-get install ${pkgs[*]} failed" "$tmp/apt.log"
+	# Where the CLI is a package of its own (docker-cli), docker.io may
+	# only recommend it.
+	command -v docker >/dev/null 2>&1 || apt-get install -y -qq docker-cli >>"$tmp/apt.log" 2>&1 ||
+		fail "apt-get install docker-cli failed" "$tmp/apt.log"
+	end "$(dpkg-query -W -f '${Package} ${Version}, ' "${pkgs[@]}" | sed 's/, $//')"
+fi
+if [ "$start_engine" = 1 ]; then
 	dockerd_log=/var/log/portenv-try-dockerd.log
 	if engine_answers; then
 		# The package's own service started it.
@@ -149,14 +172,18 @@ else
 fi
 
 # --- 2. the image ---------------------------------------------------------
-go_image=$(sed -n 's/^ARG[[:space:]]\{1,\}GO_IMAGE=//p' Dockerfile | head -n1)
 begin "building the image portenv from the Dockerfile (FROM $go_image)"
 base_note="$go_image was here"
 if ! docker image inspect "$go_image" >/dev/null 2>&1; then
-	# Without a registry, the base is assembled from this machine's Go
-	# when it is the version the tag names; otherwise the engine pulls it.
-	if command -v go >/dev/null 2>&1 && bash .ci/go-image.sh >"$tmp/go-image.log" 2>&1; then
-		base_note="$go_image assembled from this machine's Go by .ci/go-image.sh"
+	# Assembled from Go of the tag's version without a registry (see
+	# above); where that cannot be done, the engine pulls it.
+	if goroot=$(bash .ci/go-install.sh --same-minor "$tmp/go" 2>"$tmp/go-install.log") &&
+		GOROOT=$goroot bash .ci/go-image.sh >"$tmp/go-image.log" 2>&1; then
+		if [ "$goroot" = "$tmp/go" ]; then
+			base_note="$go_image assembled by .ci/go-image.sh from $("$goroot/bin/go" env GOVERSION) of the Go module proxy"
+		else
+			base_note="$go_image assembled by .ci/go-image.sh from this machine's $("$goroot/bin/go" env GOVERSION)"
+		fi
 	else
 		base_note="$go_image pulled"
 	fi
@@ -202,7 +229,7 @@ mismatch=$(awk '
 	NR == FNR { split($0, kv, "="); vars[kv[1]] = kv[2]; next }
 	{   # 9092/tcp -> 0.0.0.0:32769, 53/udp -> 127.0.0.1:32770, 9092/tcp -> [::]:32769
 		split($1, pp, "/"); hostport = $3; sub(/.*:/, "", hostport); ip = $3; sub(/:[0-9]+$/, "", ip)
-		if (ip ~ /^\[/) next
+		if (ip ~ /:/) next  # IPv6: [::] (CLI 23 and later) or :: (CLI 20.10)
 		suffix = (pp[2] == "tcp") ? "" : "_" toupper(pp[2])
 		name = "HOST_PORT_" pp[1] suffix; seen[name] = 1
 		if (vars[name] != hostport) print name "=" vars[name] " but docker port says " $0
@@ -222,6 +249,10 @@ want_go=$(sed -n 's/^go \([0-9.]*\)$/\1/p' examples/kafka/go.mod)
 have_go=$(go env GOVERSION 2>/dev/null | sed 's/^go//' || true)
 if [ -n "$have_go" ] && [ "$(printf '%s\n%s\n' "$want_go" "$have_go" | sort -V | head -n1)" = "$want_go" ]; then
 	end "go$have_go at $(command -v go)"
+elif [ -x "$tmp/go/bin/go" ]; then
+	# The Go the build image was assembled from, fetched in step 2.
+	export PATH=$tmp/go/bin:$PATH GOTOOLCHAIN=local
+	end "${have_go:+go$have_go here is older than go$want_go; }$(go env GOVERSION) of the Go module proxy, for this run"
 else
 	# The build image's Go, copied out for this run and removed at its end.
 	cid=$(docker create "$go_image" 2>"$tmp/go.log") || fail "docker create $go_image failed" "$tmp/go.log"

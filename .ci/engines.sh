@@ -153,20 +153,10 @@ host_tools() {
 
 # shellcheck source=.ci/debian-mirror.sh
 . "$(dirname "${BASH_SOURCE[0]}")/debian-mirror.sh"
+# shellcheck source=.ci/roots.sh
+. "$(dirname "${BASH_SOURCE[0]}")/roots.sh"
 
 # ---- roots ----------------------------------------------------------------
-
-# in_root ROOT CMD...: CMD chrooted in ROOT, with proc, sys and dev, in a
-# private mount namespace (the mounts go with it).
-in_root() {
-  local root=$1
-  shift
-  unshare -m --propagation private -- /bin/sh -c '
-    r=$1; shift
-    mount -t proc proc "$r/proc" && mount -t sysfs sysfs "$r/sys" && mount --rbind /dev "$r/dev" &&
-      exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"' \
-    sh "$root" "$@"
-}
 
 # pkg_version ROOT PKG: the candidate version apt would install.
 candidate() {
@@ -398,30 +388,10 @@ start() {
     ;;
   esac
   mkdir -p "$root$root/run"
-  # nsenter --net, not `ip netns exec`, whose remount of /sys hides the
-  # cgroup mounts. pivot_root, not chroot, so that what the engine starts
-  # (docker exec) lands in the root too. The engine's /run is shown again
-  # at the host path of the root's /run, so that socket paths are the same
-  # inside and out.
+  # The engine's /run is shown again at the host path of the root's /run,
+  # so that socket paths are the same inside and out; /tmp is the host's.
   # shellcheck disable=SC2016
-  setsid nsenter --net="/run/netns/$ns" -- unshare -m --propagation private -- /bin/sh -c '
-    set -e
-    r=$1 state=$2 cmd=$3
-    readlink /proc/self/ns/mnt >"$state/mntns"
-    readlink /proc/self/ns/net >"$state/netns"
-    echo $$ >"$state/pid"
-    mount --bind "$r" "$r"
-    mount -t proc proc "$r/proc"
-    mount -t sysfs sysfs "$r/sys"
-    mount --rbind /sys/fs/cgroup "$r/sys/fs/cgroup"
-    mount --rbind /dev "$r/dev"
-    mount --bind /tmp "$r/tmp"
-    mount --bind "$r/run" "$r$r/run"
-    cd "$r"
-    pivot_root . .pivot
-    exec chroot . /bin/sh -c "umount -l /.pivot && cd / && $cmd" </dev/null' \
-    sh "$root" "$state" "exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root $engine_cmd" \
-    >"$state/engine.log" 2>&1 </dev/null 9>&- &
+  root_boot "$root" "$state" "$ns" 'mount --bind /tmp "$r/tmp"; mount --bind "$r/run" "$r$r/run"' "$engine_cmd"
   local i
   for i in $(seq 600); do
     if [ -s "$state/pid" ] && answers "$e" >"$state/version" 2>/dev/null; then
@@ -438,51 +408,8 @@ start() {
   die "not answering on $sock within 60s (log $state/engine.log)"
 }
 
-# leftovers ENGINE: pids of the processes of the engine: in its mount or
-# network namespace, and everything they started (containers, with
-# namespaces of their own, are children of shims and conmon).
-leftovers() {
-  local state mntns netns
-  state=$(state_of "$1")
-  mntns=$(cat "$state/mntns" 2>/dev/null || echo none)
-  netns=$(cat "$state/netns" 2>/dev/null || echo none)
-  local p ppid m n
-  declare -A parent=() mine=()
-  for p in /proc/[0-9]*; do
-    p=${p#/proc/}
-    ppid=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f2) || continue
-    [ -n "$ppid" ] || continue
-    parent[$p]=$ppid
-    m=$(readlink "/proc/$p/ns/mnt" 2>/dev/null) || continue
-    n=$(readlink "/proc/$p/ns/net" 2>/dev/null) || continue
-    if [ "$m" = "$mntns" ] || [ "$n" = "$netns" ]; then mine[$p]=1; fi
-  done
-  local changed=1
-  while [ $changed = 1 ]; do
-    changed=0
-    for p in "${!parent[@]}"; do
-      if [ -z "${mine[$p]:-}" ] && [ -n "${mine[${parent[$p]}]:-}" ]; then
-        mine[$p]=1
-        changed=1
-      fi
-    done
-  done
-  [ ${#mine[@]} -eq 0 ] || echo "${!mine[@]}"
-}
-
-# leftovers_gone ENGINE: kills what is left of the engine, bounded.
-leftovers_gone() {
-  local left i
-  for i in $(seq 50); do
-    left=$(leftovers "$1")
-    [ -z "$left" ] && return 0
-    [ "$i" = 1 ] && log "killing what is left: $(for p in $left; do printf '%s(%s) ' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)"; done)"
-    # shellcheck disable=SC2086
-    kill -9 $left 2>/dev/null || true
-    sleep 0.2
-  done
-  die "processes still there after SIGKILL: $left"
-}
+# leftovers_gone ENGINE: kills what is left of the engine (roots.sh).
+leftovers_gone() { ns_kill "$(state_of "$1")"; }
 
 stop() {
   local e=$1 state ns pid t0 i
