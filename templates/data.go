@@ -171,18 +171,21 @@ type pod struct{ p *discover.PodInfo }
 
 // Name is the pod's name.
 func (p *pod) Name() (string, error) {
-	if p.p == nil {
-		return "", errNotPod(".Pod.Name")
-	}
-	return p.p.Name, nil
+	return podField(p.p, ".Pod.Name", func(i *discover.PodInfo) string { return i.Name })
 }
 
 // Namespace is the pod's namespace.
 func (p *pod) Namespace() (string, error) {
-	if p.p == nil {
-		return "", errNotPod(".Pod.Namespace")
+	return podField(p.p, ".Pod.Namespace", func(i *discover.PodInfo) string { return i.Namespace })
+}
+
+// podField is a field of pod p, or why a container that is not a pod has
+// none.
+func podField(p *discover.PodInfo, field string, of func(*discover.PodInfo) string) (string, error) {
+	if p == nil {
+		return "", errNotPod(field)
 	}
-	return p.p.Namespace, nil
+	return of(p), nil
 }
 
 // Ordinal is a StatefulSet pod's ordinal: "0" for kafka-0.
@@ -201,19 +204,13 @@ type node struct{ p *discover.PodInfo }
 
 // Name is the node's name (spec.nodeName).
 func (n *node) Name() (string, error) {
-	if n.p == nil {
-		return "", errNotPod(".Node.Name")
-	}
-	return n.p.NodeName, nil
+	return podField(n.p, ".Node.Name", func(i *discover.PodInfo) string { return i.NodeName })
 }
 
 // Address is the node's address as the pod's status gives it
 // (status.hostIP), with no read of the Node.
 func (n *node) Address() (string, error) {
-	if n.p == nil {
-		return "", errNotPod(".Node.Address")
-	}
-	return n.p.NodeAddress, nil
+	return podField(n.p, ".Node.Address", func(i *discover.PodInfo) string { return i.NodeAddress })
 }
 
 // ExternalIP is the node's first ExternalIP address, read from the Node.
