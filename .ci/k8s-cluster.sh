@@ -157,14 +157,17 @@ configs_write() {
   audit_policy >"$state/conf/audit-policy.yaml"
 }
 
-# audit_policy: what service accounts ask, and nothing else (the tests
-# count a pod's requests; the cluster's own traffic would drown them).
+# audit_policy: what pods' service accounts ask, and nothing else (the
+# tests count a pod's requests; the controllers, which run as service
+# accounts of kube-system, and the cluster's own traffic would drown them).
 audit_policy() {
   cat <<EOF
 apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
+- level: None
+  userGroups: ["system:serviceaccounts:kube-system"]
 - level: Metadata
   userGroups: [system:serviceaccounts]
 - level: None

@@ -37,9 +37,11 @@
 #   PATH                     prefixed by the directory of kubectl
 #   PORTENV_E2E_K8S_NODE_IP  10.213.0.1
 #   PORTENV_E2E_K8S_IMAGE    portenv-ci/busybox:1
+#   PORTENV_E2E_K8S_POD_CIDR 10.213.0.0/24, the pods' addresses (and the node's)
 #   PORTENV_E2E_K8S          the path of this script (for `image`)
 #   PORTENV_E2E_K8S_AUDIT_LOG  kube-apiserver's audit log: every request of
-#                            a service account (JSON lines, level Metadata)
+#                            a pod's service account (JSON lines, level
+#                            Metadata; kube-system's are left out)
 #
 # Each step prints one line with its time; a failure prints one line
 # starting "k8s: FAILED" (with the end of the step's log above it).
@@ -123,6 +125,7 @@ env_of() {
   echo "PATH=$cache/root/usr/bin:$PATH"
   echo "PORTENV_E2E_K8S_NODE_IP=$node_ip"
   echo "PORTENV_E2E_K8S_IMAGE=$test_image"
+  echo "PORTENV_E2E_K8S_POD_CIDR=$pod_cidr"
   echo "PORTENV_E2E_K8S=$here/k8s.sh"
   echo "PORTENV_E2E_K8S_AUDIT_LOG=$audit_log"
 }
