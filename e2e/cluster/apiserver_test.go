@@ -57,7 +57,7 @@ func TestAPIServerRestart(t *testing.T) {
 	if out != want {
 		t.Fatalf("portenv, started while kube-apiserver was down, wrote\n%s\nwant (status.hostIP and the Service's nodePort)\n%s", out, want)
 	}
-	t.Logf("after the restart: %s", strings.TrimSpace(out))
+	t.Logf("after the restart: %s; portenv's requests that reached kube-apiserver (audit log):\n%s", strings.TrimSpace(out), strings.Join(requests(t, ns, "kafka"), "\n"))
 }
 
 // k8s runs a subcommand of .ci/k8s.sh.

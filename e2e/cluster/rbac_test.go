@@ -73,7 +73,9 @@ subjects: [{kind: ServiceAccount, name: counted}]
 	t.Logf("requests of %s:kafka (pod nonode, a first start; audit log):\n%s", ns, strings.Join(reqs, "\n"))
 	getPod := fmt.Sprintf("get /api/v1/namespaces/%s/pods/nonode 200", ns)
 	rest := []string{fmt.Sprintf("list /api/v1/namespaces/%s/services 200", ns),
-		"get /api/v1/nodes/" + jsonpath(t, ns, "pod/nonode", "{.spec.nodeName}") + " 403"}
+		"get /api/v1/nodes/" + jsonpath(t, ns, "pod/nonode", "{.spec.nodeName}") + " 403",
+		// Whether the refusal is the ready API server's word.
+		"get /readyz 200"}
 	gets := count(reqs, getPod)
 	if gets < 1 || len(reqs) != gets+len(rest) || !slices.Equal(reqs[gets:], rest) {
 		t.Errorf("requests of pod nonode: want %q one or more times, then\n%s", getPod, strings.Join(rest, "\n"))
