@@ -58,6 +58,15 @@ subjects: [{kind: ServiceAccount, name: counted}]
 		pod{name: "nonode", ports: "{containerPort: 8080}", command: []string{"/portenv", "--format", "dotenv", "--set", "EXT={{.Node.ExternalIP}}"}}.yaml()+"---\n"+
 		pod{name: "counted", sa: "counted", labels: "{app: counted}", ports: "{containerPort: 8080}", command: gated, gate: gate}.yaml())
 
+	refusals(t, ns)
+	countedStart(t, ns, gate)
+	nodeReader(t, ns)
+}
+
+// refusals: the pods nolist and nonode end with one exact line each; the
+// requests of nonode, a pod's first start, are read in the audit log.
+func refusals(t *testing.T, ns string) {
+	t.Helper()
 	want := fmt.Sprintf(`portenv: the service account "%s:nolist" may not list services in namespace "%s" (403 Forbidden); add to its Role: {apiGroups: [""], resources: ["services"], verbs: ["list"]}`, ns, ns)
 	if got := strings.TrimSpace(waitPhase(t, ns, "nolist", "Failed")); got != want {
 		t.Errorf("without list on services, the pod's logs are\n%s\nwant\n%s", got, want)
@@ -80,6 +89,13 @@ subjects: [{kind: ServiceAccount, name: counted}]
 	if gets < 1 || len(reqs) != gets+len(rest) || !slices.Equal(reqs[gets:], rest) {
 		t.Errorf("requests of pod nonode: want %q one or more times, then\n%s", getPod, strings.Join(rest, "\n"))
 	}
+}
+
+// countedStart: the pod counted, given the Role of rbac.yaml, starts
+// portenv once its status has its address; it prints the NodePort, and
+// sends exactly two requests.
+func countedStart(t *testing.T, ns, gate string) {
+	t.Helper()
 
 	waitPhase(t, ns, "counted", "Running")
 	jsonpath(t, ns, "pod/counted", "{.status.podIP}")
@@ -93,7 +109,7 @@ subjects: [{kind: ServiceAccount, name: counted}]
 	if got := strings.TrimSpace(logs); got != wantVars {
 		t.Errorf("with the Role of rbac.yaml, the pod printed\n%s\nwant\n%s", got, wantVars)
 	}
-	reqs = requests(t, ns, "counted")
+	reqs := requests(t, ns, "counted")
 	wantReqs := []string{
 		fmt.Sprintf("get /api/v1/namespaces/%s/pods/counted 200", ns),
 		fmt.Sprintf("list /api/v1/namespaces/%s/services 200", ns),
@@ -102,7 +118,6 @@ subjects: [{kind: ServiceAccount, name: counted}]
 		t.Errorf("requests of one start of portenv in pod counted (audit log) are\n%s\nwant exactly\n%s", strings.Join(reqs, "\n"), strings.Join(wantReqs, "\n"))
 	}
 	t.Logf("requests of one start of portenv in pod counted, its address known (audit log):\n%s", strings.Join(reqs, "\n"))
-	nodeReader(t, ns)
 }
 
 // nodeReader: with the ClusterRole of examples/kubernetes/rbac-nodes.yaml
