@@ -249,6 +249,15 @@ func TestPodLoadBalancerNever(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("%v\nwant %s", err, want)
 	}
+
+	// The message names the --timeout given, not the time left when the
+	// search began, which is a little less.
+	ctx, cancel = context.WithTimeout(context.Background(), 320*time.Millisecond)
+	defer cancel()
+	_, _, err = FromCluster(ctx, ClusterOptions{Kube: k, Getenv: env("POD_NAME", "web-6d4cf56db6-x2x7q"), LocalIPs: localIPs("fd00:10:244:3::5"), Timeout: 400 * time.Millisecond})
+	if err == nil || err.Error() != want {
+		t.Errorf("with Timeout: %v\nwant %s", err, want)
+	}
 }
 
 // A refused list of Services is the client's one line, after the pod.
