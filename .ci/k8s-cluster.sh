@@ -18,6 +18,7 @@ daemons=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler k
 
 pki=$state/pki
 ctr_sock=$state/containerd/containerd.sock
+audit_log=$state/logs/audit.log
 
 in_ns() { nsenter --net="/run/netns/$ns" --mount="$state/ns/mnt" -- "$@"; }
 kubectl_() { nsenter --net="/run/netns/$ns" -- "$cache/root/usr/bin/kubectl" --kubeconfig "$pki/admin.kubeconfig" "$@"; }
@@ -153,6 +154,24 @@ configs_write() {
   cni_config >"$state/cni/10-portenv-k8s.conflist"
   kubelet_config >"$state/conf/kubelet.yaml"
   proxy_config >"$state/conf/kube-proxy.yaml"
+  audit_policy >"$state/conf/audit-policy.yaml"
+}
+
+# audit_policy: what pods' service accounts ask, and nothing else (the
+# tests count a pod's requests; the controllers, which run as service
+# accounts of kube-system, and the cluster's own traffic would drown them).
+audit_policy() {
+  cat <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None
+  userGroups: ["system:serviceaccounts:kube-system"]
+- level: Metadata
+  userGroups: [system:serviceaccounts]
+- level: None
+EOF
 }
 
 containerd_config() {
@@ -258,7 +277,8 @@ args_of() {
 --kubelet-client-certificate $pki/apiserver-kubelet-client.crt --kubelet-client-key $pki/apiserver-kubelet-client.key \
 --kubelet-certificate-authority $pki/ca.crt --kubelet-preferred-address-types InternalIP \
 --service-account-issuer https://kubernetes.default.svc.cluster.local --service-account-key-file $pki/sa.pub --service-account-signing-key-file $pki/sa.key \
---authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction --allow-privileged --profiling=false" ;;
+--authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction --allow-privileged --profiling=false \
+--audit-policy-file $state/conf/audit-policy.yaml --audit-log-path $audit_log --audit-log-mode blocking" ;;
   kube-controller-manager) echo "$b/kube-controller-manager --kubeconfig $pki/controller-manager.kubeconfig --leader-elect=false --use-service-account-credentials \
 --service-account-private-key-file $pki/sa.key --root-ca-file $pki/ca.crt --service-cluster-ip-range $svc_cidr --cluster-cidr $pod_cidr \
 --flex-volume-plugin-dir $state/flex --bind-address 127.0.0.1 --profiling=false" ;;
@@ -389,6 +409,35 @@ up() {
   wait_for "default ServiceAccount and kube-root-ca.crt" 60 sa_ready
   wait_for "kube-proxy's rules for the API's Service" 60 proxy_synced
   log "up in $(since "$t0"): API https://$node_ip:6443, KUBECONFIG=$pki/admin.kubeconfig, network namespace $ns"
+}
+
+# apiserver_stop: kube-apiserver ends at once (SIGKILL: its graceful
+# shutdown waits for its watches, over 10s); the other daemons stay and
+# retry, as in a cluster whose API server restarts.
+apiserver_stop() {
+  local pid i
+  alive kube-apiserver || die "stop-apiserver: kube-apiserver is not running; start the cluster with: bash .ci/k8s.sh up"
+  pid=$(cat "$state/pids/kube-apiserver")
+  kill -KILL "$pid"
+  for i in $(seq 50); do
+    alive kube-apiserver || break
+    sleep 0.1
+  done
+  alive kube-apiserver && die "stop-apiserver: kube-apiserver (pid $pid) is still there 5s after SIGKILL"
+  log "kube-apiserver stopped"
+}
+
+# apiserver_start: kube-apiserver again, with the same flags, until /readyz.
+apiserver_start() {
+  local t0
+  t0=$(now)
+  [ -d "$state/pids" ] || die "start-apiserver: the cluster is not up; start it with: bash .ci/k8s.sh up"
+  alive kube-apiserver && die "start-apiserver: kube-apiserver is already running"
+  # The log of the first start is kept beside the new one.
+  [ -f "$state/logs/kube-apiserver.log" ] && mv "$state/logs/kube-apiserver.log" "$state/logs/kube-apiserver.log.$(date +%s%N)"
+  start kube-apiserver
+  wait_for "kube-apiserver /readyz" 60 api_ready
+  log "kube-apiserver ready again ($(since "$t0"))"
 }
 
 # mine: pids of the processes in the cluster's namespaces, and all they

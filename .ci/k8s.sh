@@ -17,6 +17,9 @@
 #                                       docker-archive tar, or one made of
 #                                       the root directory DIR (one layer,
 #                                       CMD its command)
+#   bash .ci/k8s.sh stop-apiserver      kill kube-apiserver alone (the rest
+#                                       of the cluster stays up and retries)
+#   bash .ci/k8s.sh start-apiserver     start it again, wait until ready
 #   bash .ci/k8s.sh env                 print what run sets, as shell
 #
 # The cluster: one node named "node" at 10.213.0.1 (on the pod bridge,
@@ -34,7 +37,11 @@
 #   PATH                     prefixed by the directory of kubectl
 #   PORTENV_E2E_K8S_NODE_IP  10.213.0.1
 #   PORTENV_E2E_K8S_IMAGE    portenv-ci/busybox:1
+#   PORTENV_E2E_K8S_POD_CIDR 10.213.0.0/24, the pods' addresses (and the node's)
 #   PORTENV_E2E_K8S          the path of this script (for `image`)
+#   PORTENV_E2E_K8S_AUDIT_LOG  kube-apiserver's audit log: every request of
+#                            a pod's service account (JSON lines, level
+#                            Metadata; kube-system's are left out)
 #
 # Each step prints one line with its time; a failure prints one line
 # starting "k8s: FAILED" (with the end of the step's log above it).
@@ -118,7 +125,9 @@ env_of() {
   echo "PATH=$cache/root/usr/bin:$PATH"
   echo "PORTENV_E2E_K8S_NODE_IP=$node_ip"
   echo "PORTENV_E2E_K8S_IMAGE=$test_image"
+  echo "PORTENV_E2E_K8S_POD_CIDR=$pod_cidr"
   echo "PORTENV_E2E_K8S=$here/k8s.sh"
+  echo "PORTENV_E2E_K8S_AUDIT_LOG=$audit_log"
 }
 
 run() {
@@ -172,6 +181,9 @@ image)
   [ $# -ge 2 ] || usage
   load_image "$@"
   ;;
+# Not under the lock: run holds it while its command calls these.
+stop-apiserver) apiserver_stop ;;
+start-apiserver) apiserver_start ;;
 env) env_of | sed 's/^\([^=]*\)=\(.*\)$/export \1='"'"'\2'"'"'/' ;;
 *) usage ;;
 esac

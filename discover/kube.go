@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -172,12 +173,35 @@ func (k *Kube) get(ctx context.Context, r kubeRequest, into any) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != statusOK {
-		return k.statusError(r, answerError(resp))
+		se := answerError(resp)
+		// Read to its end: the connection is free for /readyz.
+		_, _ = io.Copy(io.Discard, resp.Body)
+		e := k.statusError(r, se)
+		if se.status == statusForbidden && !k.ready(ctx) {
+			e.retry = true
+			e.msg += "; the API server was not ready yet (GET /readyz), so its refusal may not be its last word"
+		}
+		return e
 	}
 	if err := decodeJSON(resp.Body, into); err != nil {
 		return &KubeError{Status: resp.StatusCode, msg: fmt.Sprintf("the Kubernetes API at %s answered GET %s with something portenv cannot read: %v; is %s the API server?", k.Endpoint, r.path(), err, k.Endpoint)}
 	}
 	return nil
+}
+
+// ready reports whether the API server says it is ready (GET /readyz,
+// which every authenticated user may read). One that has just started
+// serves before its authorizer has read the Roles, and refuses everything
+// until then: its 403 is asked again, within the timeout. A server
+// without /readyz (404) counts as ready.
+func (k *Kube) ready(ctx context.Context) bool {
+	resp, err := k.api.send(ctx, "GET", "", "/readyz")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode == statusOK || resp.StatusCode == statusNotFound
 }
 
 // statusError says what an answer other than 200 means for the user:

@@ -155,7 +155,7 @@ func (s *kubeServer) serve(w http.ResponseWriter, r *http.Request) {
 	turns := strings.Split(route, " | ")
 	route = turns[min(n, len(turns)-1)]
 	status, file, _ := strings.Cut(route, " ")
-	code := map[string]int{"200": 200, "401": 401, "403": 403, "404": 404, "503": 503}[status]
+	code := map[string]int{"200": 200, "401": 401, "403": 403, "404": 404, "500": 500, "503": 503}[status]
 	body := []byte(file)
 	if strings.HasSuffix(file, ".json") {
 		b, err := os.ReadFile(filepath.Join("testdata", "kube", file))
@@ -332,7 +332,9 @@ func TestIntOrString(t *testing.T) {
 }
 
 // Refusals name who was refused, what, and the rule that would allow
-// it; a pod that does not exist is told apart. Each is one request.
+// it; a pod that does not exist is told apart. Each is one request, and a
+// 403 one more: GET /readyz, which says that the refusal is the ready
+// API server's word.
 func TestKubeRefusals(t *testing.T) {
 	cert, ca := selfSigned(t, "127.0.0.1")
 	srv := startKube(t, cert, map[string]string{
@@ -341,6 +343,7 @@ func TestKubeRefusals(t *testing.T) {
 		"/api/v1/namespaces/shop/pods/kafka-0": `403 {"kind":"Status","status":"Failure","message":"Forbidden","code":403}`,
 		"/api/v1/namespaces/shop/pods/kafka-1": "401 unauthorized.json",
 		"/api/v1/namespaces/shop/pods/kafka-2": "503 the apiserver is shutting down",
+		"/readyz":                              "200 ok",
 	})
 	dir := serviceAccount(t, jwt("system:serviceaccount:shop:kafka", "1"), ca)
 	k, err := ConnectKube(kubeEnv(srv.Listener.Addr().String()), dir)
@@ -382,8 +385,8 @@ func TestKubeRefusals(t *testing.T) {
 			t.Errorf("%s: %v\nwant status %d, not found %v, temporary %v:\n%s", tc.read, err, tc.status, tc.notFound, tc.retry, tc.want)
 		}
 	}
-	if reqs, conns := srv.seen(); len(reqs) != 6 || conns != 1 {
-		t.Errorf("%d requests on %d connections, want 6 on 1", len(reqs), conns)
+	if reqs, conns := srv.seen(); len(reqs) != 9 || conns != 1 {
+		t.Errorf("%d requests on %d connections, want 9 on 1", len(reqs), conns)
 	}
 }
 

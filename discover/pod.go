@@ -30,6 +30,9 @@ type ClusterOptions struct {
 	// Infof, when set, hears which Service was taken where several
 	// publish one port.
 	Infof func(format string, args ...any)
+	// Timeout is the --timeout that ctx's deadline comes from, for the
+	// messages; 0 takes the time left when FromCluster starts.
+	Timeout time.Duration
 }
 
 // PodInfo is what a pod's Container carries beside the model shared with
@@ -94,6 +97,11 @@ func FromCluster(ctx context.Context, opt ClusterOptions) (*Container, []Attempt
 	p := &podFinder{ctx: ctx, k: opt.Kube, opt: opt, pods: map[*Container]*Pod{}}
 	if dl, ok := ctx.Deadline(); ok {
 		p.wait = time.Until(dl).Round(100 * time.Millisecond)
+	}
+	// The time left is a little less than the value given, and on a busy
+	// machine may round to another: "after 2.9s (--timeout)" for 3s.
+	if opt.Timeout > 0 {
+		p.wait = opt.Timeout
 	}
 	if p.opt.Getenv == nil {
 		p.opt.Getenv = func(string) string { return "" }

@@ -249,6 +249,15 @@ func TestPodLoadBalancerNever(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("%v\nwant %s", err, want)
 	}
+
+	// The message names the --timeout given, not the time left when the
+	// search began, which is a little less.
+	ctx, cancel = context.WithTimeout(context.Background(), 320*time.Millisecond)
+	defer cancel()
+	_, _, err = FromCluster(ctx, ClusterOptions{Kube: k, Getenv: env("POD_NAME", "web-6d4cf56db6-x2x7q"), LocalIPs: localIPs("fd00:10:244:3::5"), Timeout: 400 * time.Millisecond})
+	if err == nil || err.Error() != want {
+		t.Errorf("with Timeout: %v\nwant %s", err, want)
+	}
 }
 
 // A refused list of Services is the client's one line, after the pod.
@@ -256,13 +265,49 @@ func TestPodServicesRefused(t *testing.T) {
 	k, srv := podCluster(t, map[string]string{
 		"/api/v1/namespaces/shop/pods/kafka-1": "200 pod-kafka-1.json",
 		"/api/v1/namespaces/shop/services":     "403 forbidden-services.json",
+		"/readyz":                              "200 ok",
 	})
 	_, _, err := FromCluster(testCtx(t), ClusterOptions{Kube: k, Getenv: env("POD_NAME", "kafka-1"), LocalIPs: localIPs("10.244.2.8")})
 	want := `the service account "shop:kafka" may not list services in namespace "shop" (403 Forbidden); add to its Role: {apiGroups: [""], resources: ["services"], verbs: ["list"]}`
 	if err == nil || err.Error() != want {
 		t.Errorf("%v\nwant %s", err, want)
 	}
-	checkPaths(t, srv, "GET /api/v1/namespaces/shop/pods/kafka-1", "GET /api/v1/namespaces/shop/services")
+	checkPaths(t, srv, "GET /api/v1/namespaces/shop/pods/kafka-1", "GET /api/v1/namespaces/shop/services", "GET /readyz")
+}
+
+// An API server that has just started refuses everything until its
+// authorizer has read the Roles, and says it is not ready: its 403 is
+// asked again, within the timeout (seen on a real cluster whose
+// kube-apiserver restarted while portenv started).
+func TestPodRefusedWhileStarting(t *testing.T) {
+	routes := map[string]string{
+		"/api/v1/namespaces/shop/pods/kafka-1": "403 forbidden-services.json | 200 pod-kafka-1.json",
+		"/readyz":                              "500 [-]poststarthook/rbac/bootstrap-roles failed: not finished | 200 ok",
+	}
+	for k, v := range kafka1Routes {
+		if routes[k] == "" {
+			routes[k] = v
+		}
+	}
+	k, srv := podCluster(t, routes)
+	c, _, err := FromCluster(testCtx(t), ClusterOptions{Kube: k, Getenv: env("POD_NAME", "kafka-1"), LocalIPs: localIPs("10.244.2.8")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkKafka1(t, c)
+	checkPaths(t, srv, "GET /api/v1/namespaces/shop/pods/kafka-1", "GET /readyz", "GET /api/v1/namespaces/shop/pods/kafka-1", "GET /api/v1/namespaces/shop/services")
+
+	// Never ready: the refusal at the timeout, and why it was asked again.
+	routes["/api/v1/namespaces/shop/pods/kafka-1"] = "403 forbidden-services.json"
+	routes["/readyz"] = "500 [-]poststarthook/rbac/bootstrap-roles failed: not finished"
+	k, _ = podCluster(t, routes)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, _, err = FromCluster(ctx, ClusterOptions{Kube: k, Getenv: env("POD_NAME", "kafka-1"), LocalIPs: localIPs("10.244.2.8")})
+	want := `the service account "shop:kafka" may not get pods in namespace "shop" (403 Forbidden); add to its Role: {apiGroups: [""], resources: ["pods"], verbs: ["get"]}; the API server was not ready yet (GET /readyz), so its refusal may not be its last word`
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("%v\nwant it to end with %s", err, want)
+	}
 }
 
 // The ordinal is a StatefulSet's pod's, named after it.

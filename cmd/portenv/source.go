@@ -78,7 +78,7 @@ func (s *session) fromCluster(ctx context.Context, t target, env environ, log lo
 	s.kube, s.close = k, k.Close
 	log.Debugf("Kubernetes API at %s, namespace %s", k.Endpoint, k.Namespace)
 	c, tried, err := discover.FromCluster(ctx, discover.ClusterOptions{Kube: k, Container: t.container, Getenv: env.get,
-		Hostname: where.hostname, LocalIPs: where.localIPs, Infof: log.Infof})
+		Hostname: where.hostname, LocalIPs: where.localIPs, Infof: log.Infof, Timeout: t.timeout})
 	s.tried = tried
 	if err != nil {
 		return nil, err

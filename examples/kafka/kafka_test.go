@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,17 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/portenv/portenv/examples/kafka/check"
 )
 
 const (
 	prefix       = "portenv-kafka-test-"
 	labelKey     = "portenv-kafka-test"
 	numBrokers   = 3
-	topic        = "portenv-demo"
-	perPartition = 25
 	containerTCP = "9092/tcp"
 )
 
@@ -291,7 +286,7 @@ func startClusterWith(t *testing.T, run, image string, engine []string, args fun
 			"-v", volume + ":/peers",
 			"-e", "KAFKA_BROKER_ID=" + strconv.Itoa(id),
 			"-e", "KAFKA_NUM_BROKERS=" + strconv.Itoa(numBrokers),
-			"-e", "KAFKA_TOPIC=" + topic,
+			"-e", "KAFKA_TOPIC=" + check.Topic,
 		}
 		runArgs = append(runArgs, engine...)
 		mustDocker(t, append(runArgs, args(id)...)...)
@@ -362,207 +357,35 @@ func waitReady(t *testing.T, b broker) {
 	t.Fatalf("%s not ready after 90s; logs:\n%s", b.name, logs(b.name))
 }
 
-func newClient(t *testing.T, seed string, opts ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seed)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-// metadataVia asks exactly the broker at seed for the cluster's metadata.
-func metadataVia(ctx context.Context, t *testing.T, seed string) *kmsg.MetadataResponse {
-	t.Helper()
-	cl := newClient(t, seed)
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	seeds := cl.SeedBrokers()
-	if len(seeds) != 1 {
-		t.Fatalf("want one seed broker, got %d", len(seeds))
-	}
-	resp, err := seeds[0].RetriableRequest(ctx, req)
-	if err != nil {
-		t.Fatalf("metadata from %s: %v", seed, err)
-	}
-	return resp.(*kmsg.MetadataResponse)
-}
-
-// checkCluster asserts that the containers form one cluster at their
-// published ports, then produces and consumes through every broker.
+// checkCluster asserts, with the example's client, that the containers
+// form one cluster at their published ports, and produces and consumes
+// through every broker.
 func checkCluster(t *testing.T, bs []broker) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-
 	want := map[int32]string{}
 	for _, b := range bs {
 		want[int32(b.id)] = b.addr()
-		t.Logf("container %s: 9092/tcp published on host port %d", b.name, b.hostPort)
+		t.Logf("container %s: 9092/tcp published on host port %d (docker inspect)", b.name, b.hostPort)
 	}
-
-	// Every broker, asked on its own, describes the same cluster: all
-	// brokers, each at the host port the engine published for it, and
-	// partition p led by broker p.
-	for _, b := range bs {
-		m := metadataVia(ctx, t, b.addr())
-		got := map[int32]string{}
-		for _, mb := range m.Brokers {
-			got[mb.NodeID] = net.JoinHostPort(mb.Host, strconv.Itoa(int(mb.Port)))
-		}
-		if len(m.Brokers) != numBrokers || len(got) != numBrokers {
-			t.Fatalf("broker %d at %s lists %d brokers %v, want %d", b.id, b.addr(), len(m.Brokers), got, numBrokers)
-		}
-		for id, addr := range want {
-			if got[id] != addr {
-				t.Errorf("broker %d at %s says broker %d is at %q, want %q (docker inspect)", b.id, b.addr(), id, got[id], addr)
-			}
-		}
-		if len(m.Topics) != 1 || m.Topics[0].ErrorCode != 0 || len(m.Topics[0].Partitions) != numBrokers {
-			t.Fatalf("broker %d at %s: bad topic metadata %+v", b.id, b.addr(), m.Topics)
-		}
-		for _, p := range m.Topics[0].Partitions {
-			if p.Leader != p.Partition {
-				t.Errorf("broker %d at %s: partition %d led by %d, want %d", b.id, b.addr(), p.Partition, p.Leader, p.Partition)
-			}
-		}
-		t.Logf("metadata from broker %d at %s: %d brokers %v", b.id, b.addr(), len(m.Brokers), got)
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
-
-	// One client, bootstrapped through the first broker only.
-	bootstrap := bs[0].addr()
-	adm := kadm.NewClient(newClient(t, bootstrap))
-	md, err := adm.Metadata(ctx, topic)
-	if err != nil {
-		t.Fatalf("metadata through %s: %v", bootstrap, err)
-	}
-	if len(md.Brokers) != numBrokers {
-		t.Fatalf("client bootstrapped through %s sees %d brokers, want %d", bootstrap, len(md.Brokers), numBrokers)
-	}
-	for _, mb := range md.Brokers {
-		addr := net.JoinHostPort(mb.Host, strconv.Itoa(int(mb.Port)))
-		if addr != want[mb.NodeID] {
-			t.Fatalf("client sees broker %d at %s, want %s", mb.NodeID, addr, want[mb.NodeID])
-		}
-	}
-	t.Logf("client bootstrapped through %s sees %d brokers", bootstrap, len(md.Brokers))
-
-	// Produce to every partition, hence through every broker.
-	producer := newClient(t, bootstrap, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic(topic))
-	produced := map[int32]int{}
-	for p := int32(0); p < numBrokers; p++ {
-		var recs []*kgo.Record
-		for i := 0; i < perPartition; i++ {
-			recs = append(recs, &kgo.Record{Partition: p, Value: fmt.Appendf(nil, "p%d-r%d", p, i)})
-		}
-		pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
-		results := producer.ProduceSync(pctx, recs...)
-		pcancel()
-		if err := results.FirstErr(); err != nil {
-			t.Fatalf("produce to partition %d (broker %d at %s): %v", p, p, want[p], err)
-		}
-		for _, r := range results {
-			if r.Record.Partition != p {
-				t.Fatalf("record for partition %d landed in %d", p, r.Record.Partition)
-			}
-			produced[p]++
-		}
-	}
-
-	// Each broker's log end offset for the partition it leads.
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatalf("list end offsets: %v", err)
-	}
-	for p := int32(0); p < numBrokers; p++ {
-		o, ok := ends.Lookup(topic, p)
-		if !ok || o.Err != nil {
-			t.Fatalf("end offset of partition %d: %v %v", p, ok, o.Err)
-		}
-		if o.Offset != int64(produced[p]) {
-			t.Errorf("broker %d holds %d records in partition %d, produced %d", p, o.Offset, p, produced[p])
-		}
-	}
-
-	// Consume everything back, from every broker.
-	offsets := map[int32]kgo.Offset{}
-	for p := int32(0); p < numBrokers; p++ {
-		offsets[p] = kgo.NewOffset().AtStart()
-	}
-	consumer := newClient(t, bootstrap, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
-	consumed := map[int32]int{}
-	total := 0
-	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
-	defer ccancel()
-	for total < numBrokers*perPartition {
-		fs := consumer.PollFetches(cctx)
-		if cctx.Err() != nil {
-			t.Fatalf("consumed %d of %d records before timing out: %v", total, numBrokers*perPartition, consumed)
-		}
-		fs.EachError(func(tp string, p int32, err error) {
-			t.Errorf("fetch %s/%d: %v", tp, p, err)
-		})
-		fs.EachRecord(func(r *kgo.Record) {
-			exp := fmt.Sprintf("p%d-r%d", r.Partition, r.Offset)
-			if string(r.Value) != exp {
-				t.Errorf("partition %d offset %d holds %q, want %q", r.Partition, r.Offset, r.Value, exp)
-			}
-			consumed[r.Partition]++
-			total++
-		})
-	}
-	for p := int32(0); p < numBrokers; p++ {
-		t.Logf("broker %d at %s: partition %d, produced %d, consumed %d records", p, want[p], p, produced[p], consumed[p])
-		if produced[p] != perPartition || consumed[p] != produced[p] {
-			t.Errorf("broker %d: produced %d, consumed %d, want %d each", p, produced[p], consumed[p], perPartition)
-		}
+	if err := check.Cluster(ctx, t.Logf, want, bs[0].addr()); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // checkFails asserts that a client bootstrapped through a published port
 // cannot produce to a cluster that advertises its container port.
 func checkFails(t *testing.T, bs []broker) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	bootstrap := bs[0].addr()
+	want := map[int32]string{}
 	for _, b := range bs {
-		t.Logf("container %s: 9092/tcp published on host port %d", b.name, b.hostPort)
+		want[int32(b.id)] = "127.0.0.1:9092"
+		t.Logf("container %s: 9092/tcp published on host port %d (docker inspect)", b.name, b.hostPort)
 	}
-	m := metadataVia(ctx, t, bootstrap)
-	for _, mb := range m.Brokers {
-		t.Logf("metadata from %s: broker %d at %s:%d", bootstrap, mb.NodeID, mb.Host, mb.Port)
+	if err := check.Fails(ctx, t.Logf, want, bs[0].addr()); err != nil {
+		t.Fatalf("without portenv: %v", err)
 	}
-	if len(m.Brokers) != numBrokers {
-		t.Fatalf("metadata lists %d brokers, want %d", len(m.Brokers), numBrokers)
-	}
-	for _, mb := range m.Brokers {
-		if mb.Host != "127.0.0.1" || mb.Port != 9092 {
-			t.Fatalf("without portenv, broker %d advertises %s:%d, want the container port 127.0.0.1:9092", mb.NodeID, mb.Host, mb.Port)
-		}
-	}
-
-	const limit = 10 * time.Second
-	// Quick metadata refreshes give the client every chance to succeed.
-	producer := newClient(t, bootstrap, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic(topic),
-		kgo.RecordDeliveryTimeout(limit), kgo.MetadataMinAge(250*time.Millisecond))
-	pctx, pcancel := context.WithTimeout(ctx, limit)
-	defer pcancel()
-	start := time.Now()
-	err := producer.ProduceSync(pctx, &kgo.Record{Partition: 0, Value: []byte("lost")}).FirstErr()
-	elapsed := time.Since(start).Round(100 * time.Millisecond)
-	if err == nil {
-		t.Fatalf("produce through %s succeeded without portenv; the cluster test cannot tell success from failure", bootstrap)
-	}
-	if elapsed > 2*limit {
-		t.Errorf("produce failed only after %s, limit %s", elapsed, limit)
-	}
-	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, kgo.ErrRecordTimeout) {
-		t.Logf("produce failed with an unexpected error kind: %v", err)
-	}
-	t.Logf("without portenv, produce through %s failed after %s as expected: %v", bootstrap, elapsed, err)
 }
