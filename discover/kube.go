@@ -264,22 +264,43 @@ func (k *Kube) account(answer string) string {
 }
 
 // tokenSubject is the sub claim of a JWT, or "".
-func tokenSubject(tok string) string {
+func tokenSubject(tok string) string { return readClaims(tok).Sub }
+
+// claims are the parts of a service account token portenv reads. Read,
+// not verified: the token is the one the kubelet mounted into this pod,
+// and the API server verifies it at every request.
+type claims struct {
+	Sub string `json:"sub"`
+	// Kubernetes names the pod a bound token (projected by the kubelet,
+	// the default since Kubernetes 1.22) was issued for.
+	Kubernetes struct {
+		Pod struct{ Name, UID string } `json:"pod"`
+	} `json:"kubernetes.io"`
+}
+
+// readClaims decodes the payload of JWT tok, or gives none.
+func readClaims(tok string) claims {
+	var c claims
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
-		return ""
+		return c
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err == nil && json.Unmarshal(payload, &c) != nil {
+		c = claims{}
+	}
+	return c
+}
+
+// boundPod is the name and uid of the pod the service account token
+// mounted here is bound to, or "" for a token that names none.
+func (k *Kube) boundPod() (name, uid string) {
+	tok, err := k.token.get()
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	var claims struct {
-		Sub string `json:"sub"`
-	}
-	if json.Unmarshal(payload, &claims) != nil {
-		return ""
-	}
-	return claims.Sub
+	p := readClaims(tok).Kubernetes.Pod
+	return p.Name, p.UID
 }
 
 // reachError says why no answer came, and what to check.

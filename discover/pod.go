@@ -168,6 +168,9 @@ func (p *podFinder) take(pod *Pod) *Container {
 // identify reads the pod POD_NAME or the hostname names, and takes it
 // only when one of its addresses is an address of this process.
 func (p *podFinder) identify() (*Container, error) {
+	if c := p.byToken(); c != nil {
+		return c, nil
+	}
 	method, name := "POD_NAME", p.opt.Getenv("POD_NAME")
 	if name == "" {
 		method = "hostname"
@@ -193,6 +196,29 @@ func (p *podFinder) identify() (*Container, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// byToken takes the pod the service account token mounted here is bound
+// to, when the pod the API names so has the token's uid: only this pod
+// has that token, so no address needs to confirm it, and no wait for the
+// pod's status is needed.
+func (p *podFinder) byToken() *Container {
+	name, uid := p.k.boundPod()
+	if name == "" || uid == "" {
+		return nil // a token not bound to a pod: the name and the address tell
+	}
+	pod, err := p.pod(name)
+	switch {
+	case err != nil:
+		p.note("token", false, "the service account token is bound to pod %s (uid %s), which cannot be read: %s", name, uid, oneLine(err))
+		return nil
+	case pod.Metadata.UID != uid:
+		p.note("token", false, "the service account token is bound to pod %s of uid %s, but the pod of that name has uid %s", name, uid, pod.Metadata.UID)
+		return nil
+	}
+	c := p.take(pod)
+	p.note("token", true, "pod %s/%s, to which the service account token mounted here is bound (uid %s)", pod.Metadata.Namespace, name, uid)
+	return c
 }
 
 const setPodName = "set POD_NAME from the downward API (env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}])"

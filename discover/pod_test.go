@@ -2,6 +2,7 @@ package discover
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"reflect"
 	"strings"
@@ -351,4 +352,54 @@ func TestPodHostNetwork(t *testing.T) {
 		t.Errorf("ports %+v, pod %+v, tried %+v", c.Ports, c.Pod, tried)
 	}
 	checkPaths(t, srv, "GET /api/v1/namespaces/shop/pods/edge-0", "GET /api/v1/namespaces/shop/services")
+}
+
+// boundJWT is a token as the kubelet projects it: bound to a pod, which its
+// kubernetes.io claim names.
+func boundJWT(pod, uid string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256","kid":"k1"}`)) + "." +
+		enc([]byte(`{"aud":["https://kubernetes.default.svc.cluster.local"],"sub":"system:serviceaccount:shop:kafka","kubernetes.io":{"namespace":"shop","pod":{"name":"`+pod+`","uid":"`+uid+`"},"serviceaccount":{"name":"kafka","uid":"5"}}}`)) +
+		".c2lnbmF0dXJl"
+}
+
+// A token bound to the pod names it and proves it: no POD_NAME, no
+// hostname, no address of this process needed, and the two requests of
+// the common case. A token bound to a pod of another uid (one deleted and
+// made again under its name) proves nothing: the name and the address
+// decide, as without a bound token.
+func TestPodByBoundToken(t *testing.T) {
+	cert, ca := selfSigned(t, "127.0.0.1")
+	srv := startKube(t, cert, kafka1Routes)
+	for _, tc := range []struct {
+		uid, err string
+		attempt  Attempt
+	}{
+		{"7e1b9c3a-4d2f-4b8e-a6c1-93f0d2e8b457", "",
+			Attempt{Method: "token", OK: true, Result: "pod shop/kafka-1, to which the service account token mounted here is bound (uid 7e1b9c3a-4d2f-4b8e-a6c1-93f0d2e8b457)"}},
+		{"0000", "POD_NAME is not set and this host has no name, so no pod can be named; set POD_NAME from the downward API (env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}])",
+			Attempt{Method: "token", Result: "the service account token is bound to pod kafka-1 of uid 0000, but the pod of that name has uid 7e1b9c3a-4d2f-4b8e-a6c1-93f0d2e8b457"}},
+	} {
+		k, err := ConnectKube(kubeEnv(srv.Listener.Addr().String()), serviceAccount(t, boundJWT("kafka-1", tc.uid), ca))
+		must(t, err)
+		before := len(paths(srv))
+		c, tried, err := FromCluster(testCtx(t), ClusterOptions{Kube: k, Getenv: env(), Hostname: noHostname, LocalIPs: localIPs("192.0.2.1")})
+		k.Close()
+		if len(tried) == 0 || tried[0] != tc.attempt {
+			t.Errorf("uid %s: first attempt %+v, want %+v", tc.uid, tried, tc.attempt)
+		}
+		if tc.err != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+				t.Errorf("uid %s: error %v, want %s...", tc.uid, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkKafka1(t, c)
+		if got := paths(srv)[before:]; strings.Join(got, ",") != "GET /api/v1/namespaces/shop/pods/kafka-1,GET /api/v1/namespaces/shop/services" {
+			t.Errorf("requests %v, want the pod and the services", got)
+		}
+	}
 }

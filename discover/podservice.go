@@ -42,17 +42,22 @@ func (p *podFinder) servicePorts(c *Container) error {
 		return nil
 	}
 	b := backoff.Backoff{First: 100 * time.Millisecond, Max: 2 * time.Second}
+	var waiting *offer // a LoadBalancer the last listing found without an address
 	for {
 		var list *ServiceList
 		err := p.retry(func() (err error) {
 			list, err = p.k.Services(p.ctx, p.k.Namespace)
 			return err
 		})
+		if err != nil && waiting != nil && p.ctx.Err() != nil {
+			// The time ended during a listing: the wait is what failed.
+			return p.fail("service", p.noIngress(*waiting, c.Name))
+		}
 		if err != nil {
 			return p.fail("service", err)
 		}
 		chosen, notes := chooseOffers(c, offers(pod, list.Items))
-		var waiting *offer
+		waiting = nil
 		for i := range chosen {
 			if chosen[i].pending() {
 				waiting = &chosen[i]

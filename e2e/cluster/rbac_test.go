@@ -12,9 +12,9 @@ import (
 
 // TestRBAC: the refusals are one exact line each; the Role of
 // examples/kubernetes/rbac.yaml is enough for the common case, which
-// sends exactly two requests once the pod's status has its address (the
-// API server's audit log); the ClusterRole of rbac-nodes.yaml lets the
-// node be read.
+// sends exactly two requests, at a pod's first start too (the API server's
+// audit log): the pod is named and proven by the service account token
+// bound to it; the ClusterRole of rbac-nodes.yaml lets the node be read.
 func TestRBAC(t *testing.T) {
 	need(t)
 	t.Parallel()
@@ -45,21 +45,14 @@ metadata: {name: counted}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: portenv}
 subjects: [{kind: ServiceAccount, name: counted}]
 `)
-	// Each pod prints the variables and ends. counted starts portenv
-	// once its pod's status has its address (as a restarted container
-	// does), so that the requests of one start are counted alone.
-	gate, err := os.MkdirTemp(cl.work, "gate-")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Each pod prints the variables and ends.
 	print := []string{"/portenv", "--format", "dotenv", "--set", `ADDR={{addr "8080"}}`}
-	gated := append([]string{"sh", "-c", `while ! [ -e /gate/go ]; do sleep 0.1; done; exec "$@"`, "sh"}, print...)
 	apply(t, ns, pod{name: "nolist", sa: "nolist", ports: "{containerPort: 8080}", command: print}.yaml()+"---\n"+
 		pod{name: "nonode", ports: "{containerPort: 8080}", command: []string{"/portenv", "--format", "dotenv", "--set", "EXT={{.Node.ExternalIP}}"}}.yaml()+"---\n"+
-		pod{name: "counted", sa: "counted", labels: "{app: counted}", ports: "{containerPort: 8080}", command: gated, gate: gate}.yaml())
+		pod{name: "counted", sa: "counted", labels: "{app: counted}", ports: "{containerPort: 8080}", command: print}.yaml())
 
 	refusals(t, ns)
-	countedStart(t, ns, gate)
+	countedStart(t, ns)
 	nodeReader(t, ns)
 }
 
@@ -75,33 +68,24 @@ func refusals(t *testing.T, ns string) {
 	if got := strings.TrimSpace(waitPhase(t, ns, "nonode", "Failed")); got != want {
 		t.Errorf(".Node.ExternalIP without get on nodes: the pod's logs are\n%s\nwant\n%s", got, want)
 	}
-	// A pod's first start: the kubelet writes the pod's address a moment
-	// after its containers start, and portenv reads the pod until it is
-	// there (docs/platforms.md); then the Services, then the Node.
+	// A pod's first start: the pod (named by its bound token), the
+	// Services, then the Node.
 	reqs := requests(t, ns, "kafka")
 	t.Logf("requests of %s:kafka (pod nonode, a first start; audit log):\n%s", ns, strings.Join(reqs, "\n"))
-	getPod := fmt.Sprintf("get /api/v1/namespaces/%s/pods/nonode 200", ns)
-	rest := []string{fmt.Sprintf("list /api/v1/namespaces/%s/services 200", ns),
+	want = strings.Join([]string{fmt.Sprintf("get /api/v1/namespaces/%s/pods/nonode 200", ns),
+		fmt.Sprintf("list /api/v1/namespaces/%s/services 200", ns),
 		"get /api/v1/nodes/" + jsonpath(t, ns, "pod/nonode", "{.spec.nodeName}") + " 403",
 		// Whether the refusal is the ready API server's word.
-		"get /readyz 200"}
-	gets := count(reqs, getPod)
-	if gets < 1 || len(reqs) != gets+len(rest) || !slices.Equal(reqs[gets:], rest) {
-		t.Errorf("requests of pod nonode: want %q one or more times, then\n%s", getPod, strings.Join(rest, "\n"))
+		"get /readyz 200"}, "\n")
+	if got := strings.Join(reqs, "\n"); got != want {
+		t.Errorf("requests of pod nonode are\n%s\nwant exactly\n%s", got, want)
 	}
 }
 
-// countedStart: the pod counted, given the Role of rbac.yaml, starts
-// portenv once its status has its address; it prints the NodePort, and
-// sends exactly two requests.
-func countedStart(t *testing.T, ns, gate string) {
+// countedStart: the pod counted, given the Role of rbac.yaml, prints the
+// NodePort at its first start, and sends exactly two requests.
+func countedStart(t *testing.T, ns string) {
 	t.Helper()
-
-	waitPhase(t, ns, "counted", "Running")
-	jsonpath(t, ns, "pod/counted", "{.status.podIP}")
-	if err := os.WriteFile(filepath.Join(gate, "go"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	logs := waitPhase(t, ns, "counted", "Succeeded")
 	hostIP := jsonpath(t, ns, "pod/counted", "{.status.hostIP}")
 	nodePort := jsonpath(t, ns, "service/counted", "{.spec.ports[0].nodePort}")
@@ -117,7 +101,7 @@ func countedStart(t *testing.T, ns, gate string) {
 	if !slices.Equal(reqs, wantReqs) {
 		t.Errorf("requests of one start of portenv in pod counted (audit log) are\n%s\nwant exactly\n%s", strings.Join(reqs, "\n"), strings.Join(wantReqs, "\n"))
 	}
-	t.Logf("requests of one start of portenv in pod counted, its address known (audit log):\n%s", strings.Join(reqs, "\n"))
+	t.Logf("requests of the first start of portenv in pod counted (audit log):\n%s", strings.Join(reqs, "\n"))
 }
 
 // nodeReader: with the ClusterRole of examples/kubernetes/rbac-nodes.yaml
