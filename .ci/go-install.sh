@@ -84,9 +84,24 @@ hex=$(cd "$tmp/x" && find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0
 # shellcheck disable=SC2059
 got=h1:$(printf "$(echo "$hex" | sed 's/../\\x&/g')" | base64)
 [ "$got" = "$sum" ] || die "golang.org/toolchain@$mod from $proxy has hash $got, the checksum database says $sum; nothing installed"
+# A module's zip holds no go.mod below its root, so the toolchain comes
+# without those of the standard library and of cmd; tools that ask for the
+# module std (an SBOM's standard library component) need them. Each is
+# written again from the vendor/modules.txt beside it, which lists the same
+# requirements.
+root=$tmp/x/golang.org/toolchain@$mod
+for m in std:src cmd:src/cmd; do
+  name=${m%%:*} at=$root/${m#*:}
+  [ -e "$at/go.mod" ] || [ ! -e "$at/vendor/modules.txt" ] && continue
+  awk -v name="$name" -v go="$minor" '
+    BEGIN { print "module " name "\n\ngo " go "\n\nrequire (" }
+    /^# / { m = $2 " " $3 }
+    /^## explicit/ { if (m != "") print "\t" m; m = "" }
+    END { print ")" }' "$at/vendor/modules.txt" >"$at/go.mod"
+done
 rm -rf "$dir.old"
 [ -e "$dir" ] && mv "$dir" "$dir.old"
-mv "$tmp/x/golang.org/toolchain@$mod" "$dir"
+mv "$root" "$dir"
 rm -rf "$dir.old"
 echo "go-install: go$version from $proxy into $dir in $(($(date +%s) - t0))s (checked against the checksum database; remove: rm -rf $dir)" >&2
 echo "$dir"
