@@ -11,8 +11,8 @@ type environ []string
 
 func (e environ) lookup(name string) (string, bool) {
 	for i := len(e) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(e[i], "="); ok && k == name {
-			return v, true
+		if kv := e[i]; len(kv) > len(name) && kv[len(name)] == '=' && kv[:len(name)] == name {
+			return kv[len(name)+1:], true
 		}
 	}
 	return "", false
