@@ -275,15 +275,16 @@ end
 # What the test logged, shortened: the brokers' host ports (from docker
 # inspect), what one broker advertises, the client's view and its records;
 # then the brokers without portenv.
+# The test's lines and its checks' (examples/kafka/check), without the
+# file:line prefix; a line that is not there leaves a shorter summary, never
+# a failed step.
+logged() { sed -n -E 's/^ +[a-z_]+\.go:[0-9]+: //p' "$tmp/kafka.log" | { grep -E "$1" || true; }; }
 detail "with portenv (PORTENV_SET_KAFKA_ADVERTISED_LISTENERS='PLAINTEXT://127.0.0.1:{{port \"9092\"}}'):"
-sed -n -E 's/^ +kafka_test.go:[0-9]+: //p' "$tmp/kafka.log" |
-	grep -E '^(container .*-listeners-|metadata from broker 0|client bootstrapped|broker [0-9] at)' |
-	sed -E 's/^container portenv-kafka-test-[0-9a-f]+-listeners-broker-([0-9]): /broker \1: /' |
+logged '^(container .*-listeners-|metadata from broker 0|client bootstrapped|broker [0-9] at)' |
+	sed -E -e 's/^container portenv-kafka-test-[0-9a-f]+-listeners-broker-([0-9]): /broker \1: /' -e 's/ \(docker inspect\)$//' |
 	while IFS= read -r l; do detail "  $l"; done
 detail "without portenv (each broker advertises the port it listens on, 127.0.0.1:9092):"
-sed -n -E 's/^ +kafka_test.go:[0-9]+: //p' "$tmp/kafka.log" |
-	grep -E '^(metadata from 127.0.0.1:[0-9]+: broker 0|without portenv)' |
-	sed -E 's/^without portenv, //' |
+logged '^(metadata from 127.0.0.1:[0-9]+: broker 0|produce through)' |
 	while IFS= read -r l; do detail "  $l"; done
 
 # --- 6. clean-up ------------------------------------------------------------
