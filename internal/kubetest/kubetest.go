@@ -39,7 +39,7 @@ type Fake struct {
 // into saDir: the token, the CA that signed the server's certificate,
 // and the namespace.
 func (f *Fake) Start(saDir, namespace string) error {
-	cert, caPEM, err := selfSigned()
+	cert, caPEM, err := SelfSigned("127.0.0.1")
 	if err != nil {
 		return err
 	}
@@ -104,8 +104,10 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// selfSigned is a certificate for 127.0.0.1 that is its own CA.
-func selfSigned() (tls.Certificate, []byte, error) {
+// SelfSigned is a certificate for ips (and kubernetes.default.svc) that is
+// its own CA, as an API server's certificate is for its cluster's CA in
+// the tests, and that CA in PEM.
+func SelfSigned(ips ...string) (tls.Certificate, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, nil, err
@@ -119,7 +121,10 @@ func selfSigned() (tls.Certificate, []byte, error) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:              []string{"kubernetes.default.svc"},
+	}
+	for _, ip := range ips {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP(ip))
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
