@@ -220,7 +220,10 @@ func TestAgentRecordsAndFollows(t *testing.T) {
 	e.Events <- enginetest.Event("network", "connect", id('d'))
 	waitFor(t, "record after the network event", log, func() bool { r := readRecord(t, dir, 'd'); return r != nil && r.Container.Name == "renamed" })
 	e.Events <- enginetest.Event("container", "destroy", id('d'))
-	waitFor(t, "removal of the destroyed container's record", log, func() bool { return readRecord(t, dir, 'd') == nil })
+	// The agent says so after it has removed the file.
+	waitFor(t, "removal of the destroyed container's record", log, func() bool {
+		return readRecord(t, dir, 'd') == nil && log.has("removed the record of container dddddddddddd (destroyed)")
+	})
 
 	for _, want := range []string{
 		"recorded container new (dddddddddddd, running, started 2026-11-27T10:00:00.000000001Z): 9092/tcp -> 0.0.0.0:32800 (start)",
